@@ -1,0 +1,55 @@
+"""The one exception tree of distillguard.
+
+    DistillguardError            root: everything distillguard raises on purpose
+     ├── ConfigError             a bad config file, setting or argument
+     ├── LedgerError             the ledger cannot be opened, read or written
+     │    └── TamperError        the hash chain does not verify
+     ├── IndexError_             the fingerprint index is missing, corrupt or mismatched
+     │    └── ConfigMismatchError   an index built with other fingerprint settings
+     ├── InputError              an input cannot be read (scan, record)
+     └── MissingDependencyError  an optional extra is not installed
+
+Adapters translate what they meet (SQLAlchemy, OS, decoders) into this tree at the boundary,
+with ``raise X(msg) from exc``. This module imports nothing internal.
+"""
+
+from __future__ import annotations
+
+
+class DistillguardError(Exception):
+    """Root of every error distillguard raises on purpose."""
+
+
+class ConfigError(DistillguardError):
+    """A configuration file, setting or argument is invalid."""
+
+
+class LedgerError(DistillguardError):
+    """The ledger cannot be opened, read or written."""
+
+
+class TamperError(LedgerError):
+    """The ledger's hash chain does not verify."""
+
+
+class IndexError_(DistillguardError):  # noqa: N801 - avoid shadowing the builtin IndexError
+    """The fingerprint index is missing, corrupt or does not match."""
+
+
+class ConfigMismatchError(IndexError_):
+    """An index built with other fingerprint settings cannot be mixed with these."""
+
+
+class InputError(DistillguardError):
+    """An input (file, record, stream) cannot be read or decoded."""
+
+
+class MissingDependencyError(DistillguardError):
+    """An optional dependency (an extra) is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed; install it with: pip install 'distillguard[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra

@@ -1,0 +1,104 @@
+"""Core records shared by every part of distillguard, as frozen dataclasses."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+def content_hash(text: str) -> str:
+    """The content hash of an output's text, prefixed with its algorithm."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewOutput:
+    """An outside-model output about to be recorded.
+
+    ``text`` is None in fingerprints-only (privacy) mode; then ``fingerprints`` holds the
+    serialized fingerprint set and ``fp_config`` the id of the settings that made it.
+    ``request`` is what the model was given: its content is never attributed to the vendor.
+    """
+
+    vendor: str
+    model: str
+    text: str | None
+    tool: str | None = None
+    actor: str | None = None
+    team: str | None = None
+    session: str | None = None
+    purpose: str | None = None
+    request: str | None = None
+    source_id: str | None = None
+    message_id: str | None = None
+    created_at: datetime | None = None
+    fingerprints: bytes | None = None
+    fp_config: str | None = None
+    text_hash: str | None = None
+
+    def content_hash(self) -> str:
+        if self.text is not None:
+            return content_hash(self.text)
+        if self.text_hash is None:
+            raise ValueError("an output without text needs text_hash")
+        return self.text_hash
+
+    def idempotency_key(self) -> str:
+        """The vendor's message id when there is one, else content + vendor + model + source."""
+        if self.message_id:
+            return f"msg:{self.vendor}:{self.message_id}"
+        parts = [self.content_hash(), self.vendor, self.model, self.source_id or ""]
+        return "sha256:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Output:
+    """An output as stored in the ledger."""
+
+    id: str
+    seq: int
+    vendor: str
+    model: str
+    text: str | None
+    content_hash: str
+    idempotency_key: str
+    created_at: datetime
+    tool: str | None = None
+    actor: str | None = None
+    team: str | None = None
+    session: str | None = None
+    purpose: str | None = None
+    request: str | None = None
+    source_id: str | None = None
+    message_id: str | None = None
+    fingerprints: bytes | None = None
+    fp_config: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The result of recording one output: its id, and whether it was new."""
+
+    id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class Match:
+    """One recorded output found in one document."""
+
+    output_id: str
+    vendor: str
+    model: str
+    containment: float
+    spans: tuple[tuple[int, int], ...]
+    matched: int = 0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A document with the outputs found in it."""
+
+    doc: str
+    matches: tuple[Match, ...] = field(default_factory=tuple)
