@@ -44,7 +44,9 @@ RECORD_SUFFIXES: tuple[tuple[str, Kind], ...] = (
 )
 BINARY_SNIFF = 8192
 READ_CHUNK = 1 << 20
-ZSTD_READ_CHUNK = 1 << 17  # zstd cannot bound its output; small inputs keep each piece small
+# Compressed input is fed in small pieces: what a piece decodes to is lost when the decoder
+# fails inside it, and zstd cannot bound its output per call.
+COMPRESSED_READ_CHUNK = 1 << 16
 PARQUET_BATCH_ROWS = 8192
 
 
@@ -334,9 +336,9 @@ def _chunks(path: str) -> Iterator[bytes]:
     try:
         with open(path, "rb") as fh:
             if lower.endswith(".gz"):
-                yield from _gunzip(_raw_chunks(fh, READ_CHUNK))
+                yield from _gunzip(_raw_chunks(fh, COMPRESSED_READ_CHUNK))
             elif lower.endswith(".zst"):
-                yield from _unzstd(_raw_chunks(fh, ZSTD_READ_CHUNK))
+                yield from _unzstd(_raw_chunks(fh, COMPRESSED_READ_CHUNK))
             else:
                 yield from _raw_chunks(fh, READ_CHUNK)
     except OSError as exc:
