@@ -1,0 +1,337 @@
+"""The ``distillguard`` command line: thin over the library.
+
+Exit codes: 0 success; 1 the check failed (findings with ``--fail-on-findings``, a ledger that
+does not verify); 2 a usage, configuration or input error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from distillguard import __version__
+from distillguard.capture.manual import BadLine, parse_jsonl
+from distillguard.config import Settings, load_settings
+from distillguard.errors import DistillguardError
+from distillguard.index.build import IndexBuilder
+from distillguard.index.store import Manifest
+from distillguard.ledger import Ledger
+from distillguard.model import NewOutput
+from distillguard.scan.engine import ScanJob, Tally, default_workers, run
+from distillguard.scan.inputs import plan
+from distillguard.scan.matcher import MatchParams
+from distillguard.scan.outputs import prepare_out_dir
+from distillguard.scan.report import report_json, write_report
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
+
+@contextmanager
+def _progress(label: str, total: int, *, as_bytes: bool = False) -> Iterator[Any]:
+    """A progress bar on stderr (only on a terminal); yields ``advance(n)``."""
+    count = [DownloadColumn(), TransferSpeedColumn()] if as_bytes else [MofNCompleteColumn()]
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        *count,
+        TimeRemainingColumn(),
+        console=_err(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+class _Context:
+    def __init__(self, config: str | None) -> None:
+        self._config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self._config)
+        return self._settings
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.settings.db_url)
+
+
+class _Group(click.Group):
+    """Turns distillguard's own errors into a clear message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DistillguardError as exc:
+            _err().print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="distillguard")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="Config file (TOML).")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """Capture outside-model output and keep it out of training data."""
+    ctx.obj = _Context(config)
+
+
+# --- record ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", required=False, type=click.File("rb"))
+@click.option("--jsonl", "jsonl", type=click.File("rb"), help="Record one output per JSON line.")
+@click.option("--vendor", help="Vendor that produced the output (e.g. anthropic).")
+@click.option("--model", help="Model that produced it.")
+@click.option("--tool", help="Tool it came through (claude-code, codex, chat...).")
+@click.option("--actor", help="Who used it.")
+@click.option("--team", help="Their team.")
+@click.option("--session", help="The tool's session id.")
+@click.option("--purpose", help="What it was for.")
+@click.option("--source-id", help="Where it came from (makes distinct copies distinct).")
+@click.option("--message-id", help="The vendor's message/response id (idempotency key).")
+@click.option("--request", "request", type=click.File("rb"), help="What the model was given.")
+@click.pass_obj
+def record(obj: _Context, file: Any, jsonl: Any, request: Any, **fields: Any) -> None:
+    """Record an output (FILE or - for stdin); prints its id. Idempotent."""
+    if jsonl is not None:
+        _record_jsonl(obj, jsonl)
+        return
+    if file is None:
+        raise click.UsageError("give FILE (or - for stdin), or --jsonl FILE")
+    if not fields["vendor"] or not fields["model"]:
+        raise click.UsageError("--vendor and --model are required")
+    new = NewOutput(
+        text=_decode(file.read(), file.name),
+        request=_decode(request.read(), request.name) if request else None,
+        **fields,
+    )
+    with obj.ledger() as ledger:
+        click.echo(ledger.record(new).id)
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{name}: invalid UTF-8 at byte {exc.start}") from exc
+
+
+def _record_jsonl(obj: _Context, fh: Any) -> None:
+    good: list[NewOutput] = []
+    bad: list[BadLine] = []
+    for item in parse_jsonl(fh, fh.name):
+        (bad if isinstance(item, BadLine) else good).append(item)  # type: ignore[arg-type]
+    with obj.ledger() as ledger:
+        results = ledger.record_many(good)
+    created = sum(r.created for r in results)
+    err = _err()
+    for line in bad:
+        err.print(f"[yellow]skipped[/yellow] {line.where}: {line.reason}", highlight=False)
+    err.print(
+        f"recorded {created} new, {len(results) - created} already known, {len(bad)} bad lines"
+    )
+    if bad:
+        sys.exit(2)
+
+
+# --- ledger ---------------------------------------------------------------------------------
+
+
+@main.group()
+def ledger() -> None:
+    """Inspect and verify the tamper-evident ledger."""
+
+
+@ledger.command("verify")
+@click.option("--expect-head", help="A head printed earlier: also detects a cut-off tail.")
+@click.pass_obj
+def ledger_verify(obj: _Context, expect_head: str | None) -> None:
+    """Recompute the hash chain; exit 1 if any record was altered, removed or reordered."""
+    with obj.ledger() as led:
+        report = led.verify(expect_head=expect_head)
+    for problem in report.problems:
+        click.echo(f"FAIL {problem}")
+    status = "ok" if report.ok else "TAMPERED"
+    click.echo(f"{status}: {report.records} records, head {report.head}")
+    sys.exit(0 if report.ok else 1)
+
+
+@ledger.command("head")
+@click.pass_obj
+def ledger_head(obj: _Context) -> None:
+    """Print the chain head, to anchor it elsewhere."""
+    with obj.ledger() as led:
+        click.echo(led.head())
+
+
+# --- index ----------------------------------------------------------------------------------
+
+
+@main.group()
+def index() -> None:
+    """Build the fingerprint index from the ledger."""
+
+
+@index.command("build")
+@click.option("--rebuild", is_flag=True, help="Rebuild from scratch instead of updating.")
+@click.option(
+    "--background",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Files or directories of common text/code whose fingerprints never count as evidence.",
+)
+@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
+@click.pass_obj
+def index_build(
+    obj: _Context, rebuild: bool, background: tuple[str, ...], workers: int | None
+) -> None:
+    """Build (or update) the index of recorded outputs."""
+    stats = _update_index(obj, workers or default_workers(), rebuild=rebuild, background=background)
+    verb = "built" if stats.rebuilt else "updated"
+    click.echo(
+        f"index {verb}: {stats.outputs} outputs, {stats.fingerprints} fingerprints, "
+        f"{stats.stopped} suppressed, {stats.segments} segment(s)"
+    )
+
+
+def _update_index(
+    obj: _Context, workers: int, *, rebuild: bool = False, background: tuple[str, ...] = ()
+) -> Any:
+    settings = obj.settings
+    with obj.ledger() as led:
+        builder = IndexBuilder(led, settings.index_dir, workers=workers)
+        with _progress("fingerprinting outputs", builder.pending()) as advance:
+            builder.progress = advance
+            return builder.build(background) if rebuild else builder.update(background)
+
+
+# --- scan -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output dir.")
+@click.option("--text-field", default="text", show_default=True, help="Text field of records.")
+@click.option("--id-field", default=None, help="Id field of records (names documents).")
+@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
+@click.option("--fail-on-findings", is_flag=True, help="Exit 1 when anything is flagged.")
+@click.option(
+    "--min-containment",
+    type=float,
+    default=MatchParams.min_containment,
+    show_default=True,
+    help="Share of an output's fingerprints needed to flag.",
+)
+@click.option("--all-vendors", is_flag=True, help="Hunt internal vendors' outputs too.")
+@click.pass_obj
+def scan(
+    obj: _Context,
+    paths: tuple[str, ...],
+    out: str,
+    text_field: str,
+    id_field: str | None,
+    workers: int | None,
+    fail_on_findings: bool,
+    min_containment: float,
+    all_vendors: bool,
+) -> None:
+    """Find recorded outputs in PATHs; split them into clean/ and quarantine/ under --out."""
+    started = time.perf_counter()
+    out_dir = Path(out)
+    workers = workers or default_workers()
+    units, skipped = plan(list(paths), exclude=out_dir)
+    _update_index(obj, workers)
+    manifest = Manifest.read(obj.settings.index_dir)
+    vendors = frozenset(v for v in manifest.vendors if all_vendors or obj.settings.is_external(v))
+    prepare_out_dir(out_dir)
+    job = ScanJob(
+        obj.settings.index_dir,
+        out_dir,
+        vendors,
+        text_field,
+        id_field,
+        MatchParams(min_containment=min_containment),
+    )
+    with _progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
+        tally = run(job, units, workers, advance)
+    tally.skipped[:0] = skipped
+    seconds = time.perf_counter() - started
+    extra = {
+        "index": {"outputs": manifest.outputs, "fingerprint_config": manifest.fp_config},
+        "vendors": sorted(vendors),
+        "workers": workers,
+    }
+    path = write_report(out_dir, report_json(tally, seconds, extra))
+    _summary(tally, seconds, path)
+    if fail_on_findings and tally.flagged:
+        sys.exit(1)
+
+
+def _summary(tally: Tally, seconds: float, report: Path) -> None:
+    console = Console()
+    mb = tally.bytes / 1e6
+    console.print(
+        f"scanned {tally.documents} documents ({mb:.1f} MB) in {seconds:.1f}s "
+        f"({mb / max(seconds, 1e-9):.1f} MB/s): [bold]{tally.flagged} flagged[/bold], "
+        f"{len(tally.skipped)} skipped",
+        highlight=False,
+    )
+    if tally.findings:
+        table = Table("document", "output", "vendor/model", "containment", box=None)
+        for finding in tally.findings[:10]:
+            best = finding.matches[0]
+            table.add_row(
+                finding.doc,
+                best.output_id,
+                f"{best.vendor}/{best.model}",
+                f"{best.containment:.2f}",
+            )
+        console.print(table)
+        if len(tally.findings) > 10:
+            console.print(f"... and {len(tally.findings) - 10} more")
+    for item in tally.skipped[:5]:
+        console.print(f"skipped {item.path}: {item.reason}", highlight=False)
+    console.print(f"report: {report}", highlight=False)
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+@main.group()
+def config() -> None:
+    """Check the configuration file."""
+
+
+@config.command("validate")
+@click.pass_obj
+def config_validate(obj: _Context) -> None:
+    """Explain every error in the config file; exit 2 if there is one."""
+    settings = obj.settings
+    where = settings.config_path or "no config file (defaults: every vendor external)"
+    click.echo(f"ok: {where}")
+    for name, cls in sorted(settings.vendor_classes.items()):
+        click.echo(f"  vendor {name}: {cls}")

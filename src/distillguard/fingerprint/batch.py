@@ -1,0 +1,161 @@
+"""Fingerprint many texts at once and map fingerprint spans back to character offsets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from distillguard.fingerprint import kernels
+from distillguard.fingerprint.config import CODE, TEXT, FingerprintConfig
+from distillguard.fingerprint.normalize import fold_prose, keyword_table
+
+
+@dataclass(frozen=True)
+class Prints:
+    """Fingerprints of a batch: parallel arrays, byte spans relative to each document's start."""
+
+    hash: np.ndarray
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    channel: int
+
+    def __len__(self) -> int:
+        return int(self.hash.shape[0])
+
+
+def _pack(chunks: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
+    starts = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    buf = np.frombuffer(b"".join(chunks), dtype=np.uint8)
+    return buf, starts
+
+
+def _relative(prints: Prints, starts: np.ndarray) -> Prints:
+    base = starts[prints.doc]
+    return Prints(prints.hash, prints.doc, prints.start - base, prints.end - base, prints.channel)
+
+
+class EncodedBatch:
+    """The texts of a batch as the buffers the kernels read, with offset maps back."""
+
+    def __init__(self, texts: Sequence[str], *, prose: bool = True) -> None:
+        self.texts = texts
+        encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+        self.code_buf, self.code_starts = _pack(encoded)
+        self._ascii = [len(b) == len(t) for b, t in zip(encoded, texts, strict=True)]
+        self.fold_maps: dict[int, np.ndarray] = {}
+        self.folded: dict[int, bytes] = {}
+        if prose and not all(self._ascii):
+            self._fold(encoded)
+            self.text_buf, self.text_starts = _pack(encoded)
+        else:
+            self.text_buf, self.text_starts = self.code_buf, self.code_starts
+
+    def _fold(self, encoded: list[bytes]) -> None:
+        for i, is_ascii in enumerate(self._ascii):
+            if is_ascii:
+                continue
+            folded, origin = fold_prose(self.texts[i])
+            encoded[i] = folded.encode("utf-8", "surrogatepass")
+            self.folded[i] = encoded[i]
+            if origin is not None:
+                self.fold_maps[i] = origin
+
+    def char_offsets(self, doc: int, channel: int, offsets: np.ndarray) -> np.ndarray:
+        """Byte offsets into document ``doc``'s channel buffer, as ``str`` indices of its text."""
+        if self._ascii[doc]:
+            return offsets
+        if channel == CODE:
+            raw = self.code_buf[self.code_starts[doc] : self.code_starts[doc + 1]]
+        else:
+            raw = np.frombuffer(self.folded[doc], dtype=np.uint8)
+        chars = _byte_to_char(raw)[offsets]
+        origin = self.fold_maps.get(doc) if channel == TEXT else None
+        return chars if origin is None else origin[chars]
+
+
+def _byte_to_char(raw: np.ndarray) -> np.ndarray:
+    """For every byte offset 0..len, the index of the character starting there (or after)."""
+    lead = (raw & 0xC0) != 0x80
+    table = np.zeros(raw.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lead, out=table[1:])
+    return table
+
+
+class _Scratch:
+    """Buffers reused from batch to batch: fresh pages cost more than the kernels' work."""
+
+    def __init__(self) -> None:
+        self._tok: tuple[np.ndarray, ...] = ()
+        self._out: tuple[np.ndarray, ...] = ()
+
+    def tokens(self, size: int) -> tuple[np.ndarray, ...]:
+        if not self._tok or self._tok[0].shape[0] < size:
+            size = int(size * 1.25) + 64
+            u64 = [np.empty(size, np.uint64) for _ in range(2)]
+            i64 = [np.empty(size, np.int64) for _ in range(5)]
+            self._tok = (*u64, *i64)
+        return self._tok
+
+    def results(self, size: int) -> tuple[np.ndarray, ...]:
+        if not self._out or self._out[0].shape[0] < size:
+            size = int(size * 1.25) + 64
+            self._out = (np.empty(size, np.uint64), *(np.empty(size, np.int64) for _ in range(3)))
+        return self._out
+
+
+def _longest(starts: np.ndarray) -> int:
+    return int(np.diff(starts).max()) + 1 if starts.shape[0] > 1 else 1
+
+
+class Fingerprinter:
+    """Turns text into winnowed, channel-tagged fingerprints with their spans."""
+
+    def __init__(self, config: FingerprintConfig | None = None) -> None:
+        self.config = config or FingerprintConfig()
+        self._keywords = keyword_table()
+        self._seed = np.uint64(self.config.seed)
+        self._scratch = _Scratch()
+
+    def _collect(self, count: int, starts: np.ndarray, channel: int) -> Prints:
+        h, d, s, e = (a[:count].copy() for a in self._scratch.results(0))
+        return _relative(Prints(h, d, s, e, channel=channel), starts)
+
+    def code(self, batch: EncodedBatch) -> Prints:
+        cfg = self.config
+        buf, starts = batch.code_buf, batch.code_starts
+        count = kernels.fingerprint_code(
+            buf,
+            starts,
+            self._keywords,
+            cfg.code_k,
+            cfg.code_w,
+            self._seed,
+            np.uint64(CODE),
+            self._scratch.tokens(_longest(starts)),
+            self._scratch.results(buf.shape[0] + 1),
+        )
+        return self._collect(count, starts, CODE)
+
+    def text(self, batch: EncodedBatch) -> Prints:
+        cfg = self.config
+        buf, starts = batch.text_buf, batch.text_starts
+        count = kernels.fingerprint_text(
+            buf,
+            starts,
+            cfg.text_k,
+            cfg.text_w,
+            self._seed,
+            np.uint64(TEXT),
+            self._scratch.tokens(_longest(starts)),
+            self._scratch.results(buf.shape[0] + 1),
+        )
+        return self._collect(count, starts, TEXT)
+
+    def of_texts(self, texts: Sequence[str], channel: int) -> Prints:
+        batch = EncodedBatch(texts, prose=channel == TEXT)
+        return self.code(batch) if channel == CODE else self.text(batch)

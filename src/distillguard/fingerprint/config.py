@@ -1,0 +1,39 @@
+"""Fingerprint settings. Every fingerprint set records the settings that made it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+CODE = 0
+TEXT = 1
+
+
+@dataclass(frozen=True)
+class FingerprintConfig:
+    """How text becomes fingerprints.
+
+    ``code_k`` / ``text_k``: tokens (code) or words (prose) per k-gram; ``*_w``: winnowing window
+    (in k-grams). Any shared run of ``k + w - 1`` normalized tokens is guaranteed to share a
+    fingerprint. ``version`` changes whenever normalization changes meaning.
+    """
+
+    version: int = 1
+    code_k: int = 13
+    code_w: int = 6
+    text_k: int = 7
+    text_w: int = 5
+    seed: int = 0x5EED
+
+    def __post_init__(self) -> None:
+        for name in ("code_k", "code_w", "text_k", "text_w"):
+            value = getattr(self, name)
+            if not 1 <= value <= 64:
+                raise ValueError(f"FingerprintConfig.{name} must be in 1..64, got {value}")
+
+    @property
+    def id(self) -> str:
+        """A short, stable name for these settings, e.g. ``fp1:3f2a...``."""
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return f"fp{self.version}:" + hashlib.sha256(blob).hexdigest()[:16]

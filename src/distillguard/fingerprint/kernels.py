@@ -1,0 +1,480 @@
+"""Numba kernels: tokenize, hash k-grams and winnow a whole batch of documents at once.
+
+A batch is one ``uint8`` buffer holding the UTF-8 bytes of many documents back to back, with
+``starts[d]:starts[d + 1]`` the bytes of document ``d``. Fingerprints never cross documents.
+Each kernel returns parallel arrays: ``hash`` (uint64), ``doc`` (int64), and the byte span
+``[start, end)`` of the k-gram that produced the fingerprint.
+
+Code channel (language-agnostic, edit-tolerant):
+- whitespace, comments (``#``, and in brace languages ``//`` and ``/* */``), ``,`` ``;`` ``\\``
+  are dropped, so reformatting and changed comments do not matter;
+- every string literal (any quoting, triple quotes, template strings) is one STR token, so
+  changed docstrings and quoting do not matter;
+- keywords and well-known builtins keep their names; every other identifier becomes ID, tagged
+  with the distance to its previous use *inside the k-gram*, so consistent renaming does not
+  matter but data flow still does.
+Text channel: words (letters, digits, ``_``, any non-ASCII), ASCII lowercased; punctuation and
+whitespace are separators.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+KGRAM_PRIME = np.uint64(0x9E3779B97F4A7C15)
+MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+MIX2 = np.uint64(0x94D049BB133111EB)
+ID_NEW = np.uint64(0x1D0001)
+ID_REF = np.uint64(0x1D1000)
+STR_TOKEN = np.uint64(0x57A1)
+NUM_SALT = np.uint64(0x4E554D0000000000)
+PUNCT_BASE = np.uint64(0x9000)
+ONE = np.uint64(1)
+NOT_IDENT = -1
+# Identifier back-references kept only up to this many tokens.
+REF_CAP = 64
+
+
+@nb.njit(cache=True, inline="always")
+def _mix(x: np.uint64) -> np.uint64:
+    x = (x ^ (x >> np.uint64(30))) * MIX1
+    x = (x ^ (x >> np.uint64(27))) * MIX2
+    return x ^ (x >> np.uint64(31))
+
+
+@nb.njit(cache=True, inline="always")
+def _is_ident_start(c: np.uint8) -> bool:
+    return (97 <= c <= 122) or (65 <= c <= 90) or c == 95 or c == 36 or c >= 128
+
+
+@nb.njit(cache=True, inline="always")
+def _is_ident_char(c: np.uint8) -> bool:
+    return _is_ident_start(c) or (48 <= c <= 57)
+
+
+@nb.njit(cache=True, inline="always")
+def _is_word_char(c: np.uint8) -> bool:
+    return (97 <= c <= 122) or (65 <= c <= 90) or (48 <= c <= 57) or c == 95 or c >= 128
+
+
+@nb.njit(cache=True)
+def _fnv(buf: np.ndarray, s: int, e: int, lower: bool) -> np.uint64:
+    h = FNV_OFFSET
+    for i in range(s, e):
+        c = buf[i]
+        if lower and 65 <= c <= 90:
+            c += 32
+        h = (h ^ np.uint64(c)) * FNV_PRIME
+    return h
+
+
+@nb.njit(cache=True)
+def _in_table(table: np.ndarray, h: np.uint64) -> bool:
+    mask = table.shape[0] - 1
+    slot = np.int64(h & np.uint64(mask))
+    while table[slot] != 0:
+        if table[slot] == h:
+            return True
+        slot = (slot + 1) & mask
+    return False
+
+
+@nb.njit(cache=True)
+def _brace_language(buf: np.ndarray, s: int, e: int) -> bool:
+    """True when lines end in ``{ } ;`` more often than in ``:`` (C, JS, Java, Go, Rust...)."""
+    colon = 0
+    brace = 0
+    last = 0
+    for i in range(s, e):
+        c = buf[i]
+        if c == 10:
+            if last == 58:
+                colon += 1
+            elif last == 123 or last == 125 or last == 59:
+                brace += 1
+            last = 0
+        elif c > 32:
+            last = c
+    return brace > colon
+
+
+@nb.njit(cache=True)
+def _skip_line(buf: np.ndarray, i: int, e: int) -> int:
+    while i < e and buf[i] != 10:
+        i += 1
+    return i
+
+
+@nb.njit(cache=True)
+def _skip_block_comment(buf: np.ndarray, i: int, e: int) -> int:
+    i += 2
+    while i + 1 < e and not (buf[i] == 42 and buf[i + 1] == 47):
+        i += 1
+    return min(i + 2, e)
+
+
+@nb.njit(cache=True)
+def _string_end(buf: np.ndarray, i: int, e: int) -> int:
+    """End (exclusive) of the string literal opening at ``i``, or -1 if it is not one."""
+    q = buf[i]
+    if i + 2 < e and buf[i + 1] == q and buf[i + 2] == q:
+        j = i + 3
+        while j + 2 < e:
+            if buf[j] == 92:
+                j += 2
+                continue
+            if buf[j] == q and buf[j + 1] == q and buf[j + 2] == q:
+                return j + 3
+            j += 1
+        return -1
+    j = i + 1
+    multiline = q == 96
+    while j < e:
+        c = buf[j]
+        if c == 92:
+            j += 2
+            continue
+        if c == q:
+            return j + 1
+        if c == 10 and not multiline:
+            return -1
+        j += 1
+    return -1
+
+
+@nb.njit(cache=True)
+def _is_string_prefix(buf: np.ndarray, s: int, e: int) -> bool:
+    if e - s > 2:
+        return False
+    for i in range(s, e):
+        c = buf[i] | 32
+        if c != 114 and c != 98 and c != 102 and c != 117:  # r b f u
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _code_tokens(
+    buf: np.ndarray,
+    s: int,
+    e: int,
+    keywords: np.ndarray,
+    val: np.ndarray,
+    ref: np.ndarray,
+    nxt: np.ndarray,
+    tstart: np.ndarray,
+    tend: np.ndarray,
+    seen_key: np.ndarray,
+    seen_pos: np.ndarray,
+    seen_gen: np.ndarray,
+    gen: int,
+) -> int:
+    """Tokenize one document into ``val/ref/tstart/tend`` from index 0; returns the count.
+
+    For an identifier, ``ref`` is the distance back to its previous use (0: none) and
+    ``nxt[prev]`` points forward to it; other tokens have ``ref = -1``.
+    """
+    braces = _brace_language(buf, s, e)
+    mask = seen_key.shape[0] - 1
+    n = 0
+    i = s
+    while i < e:
+        c = buf[i]
+        if c <= 32 or c == 44 or c == 59 or c == 92:
+            i += 1
+            continue
+        if _is_ident_start(c):
+            j = i + 1
+            while j < e and _is_ident_char(buf[j]):
+                j += 1
+            if j < e and (buf[j] == 34 or buf[j] == 39) and _is_string_prefix(buf, i, j):
+                i = j
+                continue
+            h = _fnv(buf, i, j, False)
+            if _in_table(keywords, h):
+                val[n] = h
+                ref[n] = NOT_IDENT
+            else:
+                slot = np.int64(h & np.uint64(mask))
+                r = 0
+                if seen_gen[slot] == gen and seen_key[slot] == h:
+                    r = n - seen_pos[slot]
+                    nxt[seen_pos[slot]] = n
+                seen_key[slot] = h
+                seen_pos[slot] = n
+                seen_gen[slot] = gen
+                val[n] = ID_NEW
+                ref[n] = r
+            nxt[n] = -1
+            tstart[n] = i
+            tend[n] = j
+            n += 1
+            i = j
+            continue
+        if 48 <= c <= 57:
+            j = i + 1
+            while j < e and (_is_ident_char(buf[j]) or buf[j] == 46):
+                j += 1
+            val[n] = _fnv(buf, i, j, True) ^ NUM_SALT
+            ref[n] = NOT_IDENT
+            nxt[n] = -1
+            tstart[n] = i
+            tend[n] = j
+            n += 1
+            i = j
+            continue
+        if c == 35:
+            i = _skip_line(buf, i, e)
+            continue
+        if c == 47 and braces and i + 1 < e and buf[i + 1] == 47:
+            i = _skip_line(buf, i, e)
+            continue
+        if c == 47 and braces and i + 1 < e and buf[i + 1] == 42:
+            i = _skip_block_comment(buf, i, e)
+            continue
+        if c == 96 and i + 2 < e and buf[i + 1] == 96 and buf[i + 2] == 96:
+            i += 3  # a Markdown code fence is layout, not code
+            continue
+        if c == 34 or c == 39 or c == 96:
+            j = _string_end(buf, i, e)
+            if j > 0:
+                val[n] = STR_TOKEN
+                ref[n] = NOT_IDENT
+                nxt[n] = -1
+                tstart[n] = i
+                tend[n] = j
+                n += 1
+                i = j
+                continue
+        val[n] = PUNCT_BASE + np.uint64(c)
+        ref[n] = NOT_IDENT
+        nxt[n] = -1
+        tstart[n] = i
+        tend[n] = i + 1
+        n += 1
+        i += 1
+    return n
+
+
+@nb.njit(cache=True, inline="always")
+def _unicode_separator(buf: np.ndarray, i: int, e: int) -> int:
+    """Byte length of the non-ASCII punctuation or space at ``i`` (0 if there is none).
+
+    Covers Latin-1 punctuation (U+00A0-U+00BF), General Punctuation (U+2000-U+206F: dashes,
+    curly quotes, ellipsis, odd spaces) and CJK punctuation (U+3000-U+303F).
+    """
+    c = buf[i]
+    if c == 0xC2 and i + 1 < e and 0xA0 <= buf[i + 1] <= 0xBF:
+        return 2
+    if c == 0xE2 and i + 2 < e and (buf[i + 1] == 0x80 or buf[i + 1] == 0x81):
+        return 3
+    if c == 0xE3 and i + 2 < e and buf[i + 1] == 0x80:
+        return 3
+    return 0
+
+
+@nb.njit(cache=True)
+def _text_tokens(
+    buf: np.ndarray, s: int, e: int, val: np.ndarray, tstart: np.ndarray, tend: np.ndarray
+) -> int:
+    n = 0
+    i = s
+    while i < e:
+        if not _is_word_char(buf[i]):
+            i += 1
+            continue
+        if buf[i] >= 128:
+            skip = _unicode_separator(buf, i, e)
+            if skip:
+                i += skip
+                continue
+        j = i + 1
+        while (
+            j < e and _is_word_char(buf[j]) and (buf[j] < 128 or not _unicode_separator(buf, j, e))
+        ):
+            j += 1
+        val[n] = _fnv(buf, i, j, True)
+        tstart[n] = i
+        tend[n] = j
+        n += 1
+        i = j
+    return n
+
+
+@nb.njit(cache=True, inline="always")
+def _token_value(val: np.ndarray, ref: np.ndarray, t: int, p: int) -> np.uint64:
+    """Token ``t`` as seen from the k-gram starting at ``p``."""
+    r = ref[t]
+    if r < 0:
+        return val[t]
+    if 0 < r <= REF_CAP and t - r >= p:
+        return ID_REF + np.uint64(r)
+    return ID_NEW
+
+
+@nb.njit(cache=True)
+def _powers(k: int) -> np.ndarray:
+    pw = np.empty(k + 1, np.uint64)
+    pw[0] = ONE
+    for i in range(1, k + 1):
+        pw[i] = pw[i - 1] * KGRAM_PRIME
+    return pw
+
+
+@nb.njit(cache=True)
+def _kgram_hashes(
+    val: np.ndarray,
+    ref: np.ndarray,
+    nxt: np.ndarray,
+    n: int,
+    k: int,
+    seed: np.uint64,
+    channel: np.uint64,
+    out: np.ndarray,
+) -> int:
+    """Rolling hash of every window of ``k`` tokens; identifiers canonical within the window.
+
+    An identifier refers back to its previous use only while that use is inside the window;
+    when the window leaves the earlier use, the later one (``nxt``) turns into a fresh ID.
+    """
+    m = n - k + 1
+    if m <= 0:
+        return 0
+    pw = _powers(k)
+    h = np.uint64(0)
+    for j in range(k):
+        h = h * KGRAM_PRIME + _token_value(val, ref, j, 0)
+    out[0] = (_mix(h ^ seed) & ~ONE) | channel
+    for p in range(1, m):
+        h = (h - _token_value(val, ref, p - 1, p - 1) * pw[k - 1]) * KGRAM_PRIME
+        h += _token_value(val, ref, p + k - 1, p)
+        t = nxt[p - 1]
+        if t >= 0 and t < p + k - 1 and ref[t] <= REF_CAP:
+            old = ID_REF + np.uint64(ref[t])
+            h += (ID_NEW - old) * pw[k - 1 - (t - p)]
+        out[p] = (_mix(h ^ seed) & ~ONE) | channel
+    return m
+
+
+@nb.njit(cache=True)
+def _kgram_plain(
+    val: np.ndarray, n: int, k: int, seed: np.uint64, channel: np.uint64, out: np.ndarray
+) -> int:
+    """Rolling hash of every window of ``k`` tokens, taken as they are."""
+    m = n - k + 1
+    if m <= 0:
+        return 0
+    top = _powers(k)[k - 1]
+    h = np.uint64(0)
+    for j in range(k):
+        h = h * KGRAM_PRIME + val[j]
+    out[0] = (_mix(h ^ seed) & ~ONE) | channel
+    for p in range(1, m):
+        h = (h - val[p - 1] * top) * KGRAM_PRIME + val[p + k - 1]
+        out[p] = (_mix(h ^ seed) & ~ONE) | channel
+    return m
+
+
+@nb.njit(cache=True)
+def _winnow(hashes: np.ndarray, m: int, w: int, picks: np.ndarray) -> int:
+    """Robust winnowing: the rightmost minimum of every window of ``w`` hashes, deduplicated."""
+    if m == 0:
+        return 0
+    width = min(w, m)
+    best = 0
+    for j in range(1, width):
+        if hashes[j] <= hashes[best]:
+            best = j
+    picks[0] = best
+    count = 1
+    for s in range(1, m - width + 1):
+        e = s + width - 1
+        if best < s:
+            best = s
+            for j in range(s + 1, e + 1):
+                if hashes[j] <= hashes[best]:
+                    best = j
+        elif hashes[e] <= hashes[best]:
+            best = e
+        if best != picks[count - 1]:
+            picks[count] = best
+            count += 1
+    return count
+
+
+@nb.njit(cache=True)
+def _emit(
+    doc: int,
+    hashes: np.ndarray,
+    picks: np.ndarray,
+    count: int,
+    k: int,
+    tstart: np.ndarray,
+    tend: np.ndarray,
+    o_hash: np.ndarray,
+    o_doc: np.ndarray,
+    o_start: np.ndarray,
+    o_end: np.ndarray,
+    nf: int,
+) -> int:
+    for q in range(count):
+        p = picks[q]
+        o_hash[nf] = hashes[p]
+        o_doc[nf] = doc
+        o_start[nf] = tstart[p]
+        o_end[nf] = tend[p + k - 1]
+        nf += 1
+    return nf
+
+
+@nb.njit(cache=True)
+def fingerprint_code(buf, starts, keywords, k, w, seed, channel, tok, out):  # type: ignore[no-untyped-def]
+    """Code-channel fingerprints of every document in the batch; returns their count.
+
+    ``tok`` is scratch (uint64 ``val``/``hashes`` and int64 ``ref``/``nxt``/``tstart``/``tend``/
+    ``picks``, each at least the longest document's length + 1) and ``out`` the result arrays
+    (``hash``, ``doc``, ``start``, ``end``, at least the batch's length + 1).
+    """
+    val, hashes, ref, nxt, tstart, tend, picks = tok
+    o_hash, o_doc, o_start, o_end = out
+    seen_key = np.zeros(1 << 14, np.uint64)
+    seen_pos = np.zeros(1 << 14, np.int64)
+    seen_gen = np.zeros(1 << 14, np.int64)
+    nf = 0
+    for d in range(starts.shape[0] - 1):
+        n = _code_tokens(
+            buf,
+            starts[d],
+            starts[d + 1],
+            keywords,
+            val,
+            ref,
+            nxt,
+            tstart,
+            tend,
+            seen_key,
+            seen_pos,
+            seen_gen,
+            d + 1,
+        )
+        m = _kgram_hashes(val, ref, nxt, n, k, seed, channel, hashes)
+        count = _winnow(hashes, m, w, picks)
+        nf = _emit(d, hashes, picks, count, k, tstart, tend, o_hash, o_doc, o_start, o_end, nf)
+    return nf
+
+
+@nb.njit(cache=True)
+def fingerprint_text(buf, starts, k, w, seed, channel, tok, out):  # type: ignore[no-untyped-def]
+    """Text-channel (prose) fingerprints of every document in the batch; returns their count."""
+    val, hashes, _ref, _nxt, tstart, tend, picks = tok
+    o_hash, o_doc, o_start, o_end = out
+    nf = 0
+    for d in range(starts.shape[0] - 1):
+        n = _text_tokens(buf, starts[d], starts[d + 1], val, tstart, tend)
+        m = _kgram_plain(val, n, k, seed, channel, hashes)
+        count = _winnow(hashes, m, w, picks)
+        nf = _emit(d, hashes, picks, count, k, tstart, tend, o_hash, o_doc, o_start, o_end, nf)
+    return nf

@@ -1,0 +1,142 @@
+"""Normalization done in Python once per document: prose folding, code/prose classification.
+
+The per-token work happens in :mod:`distillguard.fingerprint.kernels`; this module prepares
+buffers for it and maps offsets back to the caller's text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+
+from distillguard.fingerprint.kernels import FNV_OFFSET, FNV_PRIME
+
+# Identifiers that keep their name in the code channel: keywords and builtins of common
+# languages. Renaming never touches these, so they carry structure.
+KEYWORDS = frozenset(
+    """
+    False None True and as assert async await break class continue def del elif else except
+    finally for from global if import in is lambda nonlocal not or pass raise return try while
+    with yield match case self cls super print len range str int float bool dict list set tuple
+    bytes object type isinstance issubclass getattr setattr hasattr enumerate zip map filter
+    sorted reversed min max sum any all abs open iter next repr hash id format Exception
+    ValueError TypeError KeyError IndexError AttributeError RuntimeError NotImplementedError
+    OSError StopIteration property staticmethod classmethod __init__ __name__ __main__ function
+    var let const new delete typeof instanceof void this null undefined true false switch
+    default do throw catch export extends static get of yield implements interface package
+    private protected public enum require module exports console document window Math JSON
+    Object Array String Number Boolean Promise Error Map Set Symbol length prototype constructor
+    arguments then resolve reject async int long short char double unsigned signed struct union
+    typedef sizeof extern volatile register goto auto inline include define ifdef ifndef endif
+    nullptr template typename namespace using virtual override final friend operator std func go
+    chan defer fallthrough select map type range nil make append cap string error fn let mut
+    impl trait pub crate mod use where loop match ref Self Some Ok Err Box Vec Option Result
+    unsafe dyn move end elsif unless until begin rescue ensure then puts require_relative
+    attr_accessor echo fi done esac local
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+_FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*$", re.MULTILINE)
+_CODE_LINE = re.compile(
+    r"""(?x)
+    [{}();\[\]=]\s*$                       # ends like code
+    | ^\s*(def|class|import|from|return|if|elif|else|for|while|try|except|with|function
+          |const|let|var|public|private|static|async|await|fn|func|package|\#include|@)\b
+    | ^\s*(//|\#|/\*|\*)                   # a comment line
+    | \b\w+\([^)]*\)                       # a call
+    | (==|!=|<=|>=|=>|->|\+=|&&|\|\|)
+    """
+)
+
+
+def fnv1a(data: bytes) -> int:
+    """The 64-bit FNV-1a hash the kernels use for identifiers."""
+    h = int(FNV_OFFSET)
+    prime = int(FNV_PRIME)
+    for byte in data:
+        h = ((h ^ byte) * prime) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+@lru_cache(maxsize=1)
+def keyword_table() -> np.ndarray:
+    """An open-addressing set of keyword hashes for :func:`kernels._in_table`."""
+    size = 1 << (len(KEYWORDS) * 4).bit_length()
+    table = np.zeros(size, np.uint64)
+    for word in KEYWORDS:
+        h = fnv1a(word.encode())
+        slot = h & (size - 1)
+        while table[slot] != 0:
+            slot = (slot + 1) & (size - 1)
+        table[slot] = h
+    table.setflags(write=False)
+    return table
+
+
+def looks_like_code(text: str) -> bool:
+    """True when most non-blank lines look like source code rather than prose."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return False
+    code = sum(1 for line in lines if _CODE_LINE.search(line))
+    return code * 2 >= len(lines)
+
+
+def split_segments(text: str) -> list[tuple[str, bool]]:
+    """Split Markdown-fenced code out of prose: ``[(segment, is_code), ...]``."""
+    fences = list(_FENCE.finditer(text))
+    if len(fences) < 2:
+        return [(text, looks_like_code(text))]
+    parts: list[tuple[str, bool]] = []
+    pos = 0
+    for opening, closing in zip(fences[::2], fences[1::2], strict=False):
+        if opening.start() > pos:
+            prose = text[pos : opening.start()]
+            parts.append((prose, looks_like_code(prose)))
+        parts.append((text[opening.end() : closing.start()], True))
+        pos = closing.end()
+    if pos < len(text):
+        parts.append((text[pos:], looks_like_code(text[pos:])))
+    return [(seg, is_code) for seg, is_code in parts if seg.strip()]
+
+
+def fold_prose(text: str) -> tuple[str, np.ndarray | None]:
+    """NFKC and lowercase, for the text channel (the kernel splits words on punctuation).
+
+    Returns the folded text and, when its length differs from ``text``, an array mapping each
+    folded character (and the end) to its offset in ``text``; None means offsets are equal.
+    ASCII text needs nothing here: the kernel lowercases ASCII and splits on punctuation.
+    """
+    if text.isascii():
+        return text, None
+    if unicodedata.is_normalized("NFKC", text):
+        lowered = text.lower()
+        if len(lowered) == len(text):
+            return lowered, None
+    pieces: list[str] = []
+    origin: list[np.ndarray] = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        folded, where = _fold_line(line)
+        pieces.append(folded)
+        origin.append(where + pos)
+        pos += len(line)
+    origin.append(np.asarray([len(text)], dtype=np.int64))
+    return "".join(pieces), np.concatenate(origin)
+
+
+def _fold_line(line: str) -> tuple[str, np.ndarray]:
+    """One line folded, with the origin of each folded character; per character if needed."""
+    folded = unicodedata.normalize("NFKC", line).lower()
+    if len(folded) == len(line):
+        return folded, np.arange(len(line), dtype=np.int64)
+    chars: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(line):
+        piece = unicodedata.normalize("NFKC", ch).lower()
+        chars.append(piece)
+        where.extend([i] * len(piece))
+    return "".join(chars), np.asarray(where, dtype=np.int64)

@@ -1,0 +1,350 @@
+"""Build the index from the ledger, and keep it current as new outputs arrive.
+
+A full build reads every output, fingerprints it (in worker processes), suppresses boilerplate
+(fingerprints shared by more than ``df_max`` outputs, and any background corpus) and writes one
+segment. An update fingerprints only outputs recorded since, into a new segment; when the new
+part grows past a quarter of the index, the whole index is rebuilt so suppression stays exact.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from distillguard.errors import ConfigMismatchError, InputError
+from distillguard.fingerprint import FingerprintConfig, Fingerprinter, split_segments
+from distillguard.index.sets import OutputSets, background_hashes, output_sets
+from distillguard.index.store import Index, Manifest, OutputTable, Segment, swap_in
+from distillguard.model import Output
+
+CHUNK = 2000
+Progress = Callable[[int], None]
+
+
+class OutputSource(Protocol):
+    """What the builder needs of a ledger."""
+
+    @property
+    def url_for_display(self) -> str: ...
+
+    def iter_outputs(self, after_seq: int = 0, *, with_text: bool = True) -> Iterator[Output]: ...
+
+    def max_seq(self) -> int: ...
+
+    def count(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    outputs: int
+    fingerprints: int
+    stopped: int
+    segments: int
+    rebuilt: bool
+
+
+def df_limit(outputs: int) -> int:
+    """Fingerprints shared by more outputs than this are boilerplate."""
+    return max(10, math.ceil(outputs * 5e-5))
+
+
+def _fingerprint_chunk(
+    config: FingerprintConfig, texts: list[str], requests: list[str | None]
+) -> OutputSets:
+    return output_sets(Fingerprinter(config), texts, requests)
+
+
+def _stored_sets(config: FingerprintConfig, chunk: Sequence[Output]) -> OutputSets | None:
+    """Fingerprints kept in the ledger for outputs recorded without text (privacy mode)."""
+    rows = [(i, o) for i, o in enumerate(chunk) if o.text is None]
+    if not rows:
+        return None
+    hashes, owners = [], []
+    for i, out in rows:
+        if out.fp_config != config.id or out.fingerprints is None:
+            raise ConfigMismatchError(
+                f"output {out.id} was recorded without text, with fingerprint settings "
+                f"{out.fp_config}; the index uses {config.id}: they cannot be mixed"
+            )
+        h = np.unique(np.frombuffer(out.fingerprints, dtype=np.uint64))
+        hashes.append(h)
+        owners.append(np.full(h.shape[0], i, dtype=np.int64))
+    return OutputSets(np.concatenate(hashes), np.concatenate(owners))
+
+
+def _chunks(outputs: Iterable[Output]) -> Iterator[list[Output]]:
+    chunk: list[Output] = []
+    for out in outputs:
+        chunk.append(out)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Collector:
+    """Gathers outputs' metadata and fingerprint pairs as chunks come back from workers."""
+
+    def __init__(self, vendors: list[str], models: list[str]) -> None:
+        self.ids: list[bytes] = []
+        self.vendor: list[int] = []
+        self.model: list[int] = []
+        self.vendors = vendors
+        self.models = models
+        self.hashes: list[np.ndarray] = []
+        self.owners: list[np.ndarray] = []
+        self.has_prose = False
+        self.last: Output | None = None
+
+    def add_meta(self, chunk: Sequence[Output]) -> int:
+        base = len(self.ids)
+        for out in chunk:
+            self.ids.append(out.id.encode("ascii"))
+            self.vendor.append(_number(self.vendors, out.vendor))
+            self.model.append(_number(self.models, out.model))
+            if out.text is not None and not self.has_prose:
+                self.has_prose = any(not c for _, c in split_segments(out.text))
+        self.last = chunk[-1]
+        return base
+
+    def add_sets(self, base: int, sets: OutputSets) -> None:
+        self.hashes.append(sets.hash)
+        self.owners.append(sets.output + base)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.hashes:
+            return np.empty(0, np.uint64), np.empty(0, np.int64)
+        return np.concatenate(self.hashes), np.concatenate(self.owners)
+
+
+def _number(names: list[str], name: str) -> int:
+    try:
+        return names.index(name)
+    except ValueError:
+        names.append(name)
+        return len(names) - 1
+
+
+def _collect(
+    outputs: Iterable[Output],
+    config: FingerprintConfig,
+    collector: _Collector,
+    pool: Executor,
+    progress: Progress,
+) -> None:
+    pending = []
+    for chunk in _chunks(outputs):
+        base = collector.add_meta(chunk)
+        stored = _stored_sets(config, chunk)
+        if stored is not None:
+            collector.add_sets(base, stored)
+        texts = [o.text or "" for o in chunk]
+        requests = [o.request for o in chunk]
+        pending.append((base, len(chunk), pool.submit(_fingerprint_chunk, config, texts, requests)))
+        while len(pending) > 4:
+            _drain(pending.pop(0), collector, progress)
+    for item in pending:
+        _drain(item, collector, progress)
+
+
+def _drain(item: tuple, collector: _Collector, progress: Progress) -> None:  # type: ignore[type-arg]
+    base, size, future = item
+    collector.add_sets(base, future.result())
+    progress(size)
+
+
+def read_background(paths: Sequence[str]) -> list[str]:
+    """Texts of a background corpus: every readable UTF-8 file under the paths."""
+    texts = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"background path does not exist: {path}")
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            try:
+                texts.append(file.read_bytes().decode("utf-8"))
+            except (OSError, UnicodeDecodeError):
+                continue
+    return texts
+
+
+class IndexBuilder:
+    """Builds and updates the index of one ledger in one directory."""
+
+    def __init__(
+        self,
+        ledger: OutputSource,
+        root: Path,
+        config: FingerprintConfig | None = None,
+        *,
+        workers: int = 1,
+        progress: Progress | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.root = root
+        self.config = config or FingerprintConfig()
+        self.workers = max(1, workers)
+        self.progress: Progress = progress or (lambda n: None)
+
+    def pending(self) -> int:
+        """Outputs in the ledger that the index does not hold yet (all of them if none)."""
+        try:
+            manifest = Manifest.read(self.root)
+        except Exception:
+            return self.ledger.count()
+        return max(0, self.ledger.max_seq() - manifest.last_seq)
+
+    def build(self, background: Sequence[str] = ()) -> BuildStats:
+        """Build the whole index from scratch."""
+        fp = Fingerprinter(self.config)
+        stop = background_hashes(fp, read_background(background))
+        collector = _Collector([], [])
+        with self._pool() as pool:
+            _collect(self.ledger.iter_outputs(), self.config, collector, pool, self.progress)
+        hashes, owners = collector.pairs()
+        n = len(collector.ids)
+        df_max = df_limit(n)
+        common = _too_common(hashes, df_max)
+        stop = np.union1d(stop, common)
+        keep = ~np.isin(hashes, stop) if stop.shape[0] else np.ones(hashes.shape[0], bool)
+        hashes, owners = hashes[keep], owners[keep]
+        manifest = Manifest(
+            fp_config=self.config.id,
+            config=asdict(self.config),
+            ledger=self.ledger.url_for_display,
+            outputs=n,
+            segments=["seg-0000"],
+            vendors=collector.vendors,
+            models=collector.models,
+            df_max=df_max,
+            stopped=int(stop.shape[0]),
+            background=[str(b) for b in background],
+            has_prose=collector.has_prose,
+        )
+        self._mark_position(manifest, collector)
+        staging = self.root.with_name(self.root.name + ".building")
+        _clear(staging)
+        staging.mkdir(parents=True)
+        Segment.build(hashes, owners).save(staging / "seg-0000")
+        _table(collector, owners, n).save(staging / manifest.table)
+        np.save(staging / manifest.stop, stop)
+        manifest.write(staging)
+        swap_in(staging, self.root)
+        return BuildStats(n, int(hashes.shape[0]), int(stop.shape[0]), 1, True)
+
+    def update(self, background: Sequence[str] = ()) -> BuildStats:
+        """Add outputs recorded since the last build, rebuilding when that is cheaper or needed."""
+        try:
+            manifest = Manifest.read(self.root)
+        except Exception:
+            return self.build(background)
+        if manifest.fp_config != self.config.id:
+            raise ConfigMismatchError(
+                f"the index at {self.root} was built with fingerprint settings "
+                f"{manifest.fp_config}, not {self.config.id}; rebuild it with "
+                "`distillguard index build --rebuild`"
+            )
+        new = self.ledger.max_seq() - manifest.last_seq
+        if new < 0 or not self._same_ledger(manifest):
+            return self.build(background or manifest.background)
+        if new == 0:
+            return BuildStats(manifest.outputs, 0, manifest.stopped, len(manifest.segments), False)
+        if new * 4 > manifest.outputs or len(manifest.segments) >= 8:
+            return self.build(background or manifest.background)
+        return self._append(manifest)
+
+    def _same_ledger(self, manifest: Manifest) -> bool:
+        if manifest.last_seq == 0:
+            return True
+        first = next(
+            iter(self.ledger.iter_outputs(after_seq=manifest.last_seq - 1, with_text=False)), None
+        )
+        return first is not None and first.id == manifest.last_id
+
+    def _append(self, manifest: Manifest) -> BuildStats:
+        index = Index.open(self.root)
+        collector = _Collector(list(manifest.vendors), list(manifest.models))
+        with self._pool() as pool:
+            outputs = self.ledger.iter_outputs(after_seq=manifest.last_seq)
+            _collect(outputs, self.config, collector, pool, self.progress)
+        hashes, owners = collector.pairs()
+        keep = ~np.isin(hashes, index.stop)
+        hashes, owners = hashes[keep], owners[keep] + manifest.outputs
+        n_new = len(collector.ids)
+        generation = len(manifest.segments)
+        seg_name = f"seg-{generation:04d}"
+        Segment.build(hashes, owners).save(self.root / seg_name)
+        table = _extend(index.outputs, collector, owners - manifest.outputs, n_new)
+        table_name = f"outputs-{generation:04d}"
+        table.save(self.root / table_name)
+        old_table = manifest.table
+        manifest.segments.append(seg_name)
+        manifest.outputs += n_new
+        manifest.vendors, manifest.models = collector.vendors, collector.models
+        manifest.has_prose = manifest.has_prose or collector.has_prose
+        manifest.table = table_name
+        self._mark_position(manifest, collector)
+        manifest.write(self.root)
+        _clear(self.root / old_table)
+        return BuildStats(
+            n_new, int(hashes.shape[0]), manifest.stopped, len(manifest.segments), False
+        )
+
+    def _mark_position(self, manifest: Manifest, collector: _Collector) -> None:
+        if collector.last is not None:
+            manifest.last_seq = collector.last.seq
+            manifest.last_id = collector.last.id
+
+    def _pool(self) -> Executor:
+        return ProcessPoolExecutor(self.workers) if self.workers > 1 else _InlineExecutor()
+
+
+def _too_common(hashes: np.ndarray, df_max: int) -> np.ndarray:
+    if not hashes.shape[0]:
+        return np.empty(0, np.uint64)
+    uniq, counts = np.unique(hashes, return_counts=True)
+    return uniq[counts > df_max]
+
+
+def _table(collector: _Collector, owners: np.ndarray, n: int) -> OutputTable:
+    width = max((len(i) for i in collector.ids), default=1)
+    return OutputTable(
+        ids=np.array(collector.ids, dtype=f"S{width}"),
+        vendor=np.array(collector.vendor, dtype=np.int32),
+        model=np.array(collector.model, dtype=np.int32),
+        nfp=np.bincount(owners, minlength=n).astype(np.int32),
+    )
+
+
+def _extend(old: OutputTable, collector: _Collector, owners: np.ndarray, n: int) -> OutputTable:
+    new = _table(collector, owners, n)
+    width = max(old.ids.dtype.itemsize, new.ids.dtype.itemsize)
+    return OutputTable(
+        ids=np.concatenate([old.ids.astype(f"S{width}"), new.ids.astype(f"S{width}")]),
+        vendor=np.concatenate([old.vendor, new.vendor]),
+        model=np.concatenate([old.model, new.model]),
+        nfp=np.concatenate([old.nfp, new.nfp]),
+    )
+
+
+def _clear(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+
+
+class _InlineExecutor(Executor):
+    """Runs submitted work at once, in this process (one worker: no pool to pay for)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        future: Future[object] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future

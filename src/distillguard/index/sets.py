@@ -1,0 +1,82 @@
+"""Fingerprint sets of recorded outputs: what the index stores for each output.
+
+An output's set is the fingerprints of what the model *added*: its code segments in the code
+channel, its prose in the text channel, minus every fingerprint that also occurs in the request
+it was given (in either channel), so quoted context is never attributed to the vendor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from distillguard.fingerprint import CODE, TEXT, EncodedBatch, Fingerprinter, split_segments
+
+
+@dataclass(frozen=True)
+class OutputSets:
+    """Unique ``(hash, output)`` pairs, ``output`` indexing the texts given."""
+
+    hash: np.ndarray
+    output: np.ndarray
+
+    @classmethod
+    def empty(cls) -> OutputSets:
+        return cls(np.empty(0, np.uint64), np.empty(0, np.int64))
+
+
+def _pairs_of(
+    fp: Fingerprinter, pieces: list[str], owners: list[int], channel: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if not pieces:
+        return np.empty(0, np.uint64), np.empty(0, np.int64)
+    prints = fp.of_texts(pieces, channel)
+    return prints.hash, np.asarray(owners, dtype=np.int64)[prints.doc]
+
+
+def _unique_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((hashes, owners))
+    h, o = hashes[order], owners[order]
+    keep = np.ones(h.shape[0], dtype=bool)
+    keep[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
+    return h[keep], o[keep]
+
+
+def _pair_keys(hashes: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    return hashes ^ (owners.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+
+
+def output_sets(
+    fp: Fingerprinter, texts: Sequence[str], requests: Sequence[str | None]
+) -> OutputSets:
+    """Fingerprint sets of many outputs at once."""
+    code: tuple[list[str], list[int]] = ([], [])
+    prose: tuple[list[str], list[int]] = ([], [])
+    for i, text in enumerate(texts):
+        for segment, is_code in split_segments(text):
+            target = code if is_code else prose
+            target[0].append(segment)
+            target[1].append(i)
+    parts = [_pairs_of(fp, *code, CODE), _pairs_of(fp, *prose, TEXT)]
+    hashes = np.concatenate([p[0] for p in parts])
+    owners = np.concatenate([p[1] for p in parts])
+    hashes, owners = _unique_pairs(hashes, owners)
+    asked = [(r, i) for i, r in enumerate(requests) if r]
+    if asked and hashes.shape[0]:
+        req_texts = [r for r, _ in asked]
+        req_owner = [i for _, i in asked]
+        quoted = [_pairs_of(fp, req_texts, req_owner, ch) for ch in (CODE, TEXT)]
+        q_keys = np.concatenate([_pair_keys(*q) for q in quoted])
+        fresh = ~np.isin(_pair_keys(hashes, owners), q_keys)
+        hashes, owners = hashes[fresh], owners[fresh]
+    return OutputSets(hashes, owners)
+
+
+def background_hashes(fp: Fingerprinter, texts: Sequence[str]) -> np.ndarray:
+    """Every fingerprint of a background corpus, in both channels: never evidence."""
+    if not texts:
+        return np.empty(0, np.uint64)
+    batch = EncodedBatch(texts)
+    return np.unique(np.concatenate([fp.code(batch).hash, fp.text(batch).hash]))

@@ -1,0 +1,179 @@
+"""The on-disk index: a manifest, per-output arrays, a stoplist and sorted segments.
+
+Layout of an index directory::
+
+    manifest.json          settings id, ledger position, segment names, counts
+    outputs/ids.npy        output ids (fixed-width bytes), one row per indexed output
+    outputs/vendor.npy     vendor number per output (names in the manifest)
+    outputs/model.npy      model number per output (names in the manifest)
+    outputs/nfp.npy        fingerprints per output after suppression (containment denominator)
+    stop.npy               sorted suppressed hashes (boilerplate: too common, or background)
+    seg-NNNN/hashes.npy    sorted unique hashes
+    seg-NNNN/offsets.npy   postings of hashes[i] are postings[offsets[i]:offsets[i + 1]]
+    seg-NNNN/postings.npy  output numbers (uint32)
+    seg-NNNN/directory.npy first hash position per top-``bits`` bucket
+
+Everything is memory-mapped when read. Writers build a new directory and swap it in, so a
+reader never sees half an index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distillguard.errors import IndexError_
+from distillguard.fingerprint import FingerprintConfig
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    """What an index holds and how it was made."""
+
+    fp_config: str
+    config: dict[str, Any]
+    ledger: str
+    last_seq: int = 0
+    last_id: str = ""
+    outputs: int = 0
+    segments: list[str] = field(default_factory=list)
+    vendors: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    df_max: int = 0
+    stopped: int = 0
+    background: list[str] = field(default_factory=list)
+    has_prose: bool = False
+    table: str = "outputs"
+    stop: str = "stop.npy"
+    format: int = FORMAT
+
+    def fingerprint_config(self) -> FingerprintConfig:
+        return FingerprintConfig(**self.config)
+
+    @classmethod
+    def read(cls, root: Path) -> Manifest:
+        try:
+            data = json.loads((root / MANIFEST).read_text())
+        except FileNotFoundError as exc:
+            raise IndexError_(f"no index at {root}: run `distillguard index build`") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexError_(f"index manifest {root / MANIFEST} is unreadable: {exc}") from exc
+        if data.get("format") != FORMAT:
+            raise IndexError_(f"index at {root} has format {data.get('format')}, need {FORMAT}")
+        return cls(**data)
+
+    def write(self, root: Path) -> None:
+        tmp = root / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, root / MANIFEST)
+
+
+@dataclass(frozen=True)
+class Segment:
+    hashes: np.ndarray
+    offsets: np.ndarray
+    postings: np.ndarray
+    directory: np.ndarray
+
+    @property
+    def shift(self) -> int:
+        """Right shift from a hash to its directory bucket."""
+        bits = (self.directory.shape[0] - 1).bit_length() - 1
+        return 64 - bits
+
+    @classmethod
+    def build(cls, hashes: np.ndarray, outputs: np.ndarray) -> Segment:
+        """From unique ``(hash, output)`` pairs: sort, group and bucket them."""
+        order = np.argsort(hashes, kind="stable")
+        h, o = hashes[order], outputs[order].astype(np.uint32)
+        starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]]) if h.shape[0] else np.empty(0, int)
+        uniq = h[starts]
+        offsets = np.append(starts, h.shape[0]).astype(np.int64)
+        bits = int(min(24, max(4, (max(uniq.shape[0], 1) // 4).bit_length())))
+        buckets = (uniq >> np.uint64(64 - bits)).astype(np.int64)
+        directory = np.searchsorted(buckets, np.arange((1 << bits) + 1)).astype(np.int64)
+        return cls(uniq, offsets, o, directory)
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True)
+        for name in ("hashes", "offsets", "postings", "directory"):
+            np.save(path / f"{name}.npy", getattr(self, name))
+
+    @classmethod
+    def load(cls, path: Path) -> Segment:
+        arrays = {
+            n: _load(path / f"{n}.npy") for n in ("hashes", "offsets", "postings", "directory")
+        }
+        return cls(**arrays)
+
+
+def _load(path: Path) -> np.ndarray:
+    try:
+        return np.asarray(np.load(path, mmap_mode="r"))
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"index file {path} is missing or corrupt: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """Per-output arrays, row ``i`` = output number ``i`` in the postings."""
+
+    ids: np.ndarray
+    vendor: np.ndarray
+    model: np.ndarray
+    nfp: np.ndarray
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        for name in ("ids", "vendor", "model", "nfp"):
+            np.save(path / f"{name}.npy", getattr(self, name))
+
+    @classmethod
+    def load(cls, path: Path) -> OutputTable:
+        return cls(**{n: _load(path / f"{n}.npy") for n in ("ids", "vendor", "model", "nfp")})
+
+
+@dataclass(frozen=True)
+class Index:
+    """An opened (memory-mapped) index."""
+
+    root: Path
+    manifest: Manifest
+    outputs: OutputTable
+    stop: np.ndarray
+    segments: tuple[Segment, ...]
+
+    @classmethod
+    def open(cls, root: Path) -> Index:
+        manifest = Manifest.read(root)
+        return cls(
+            root=root,
+            manifest=manifest,
+            outputs=OutputTable.load(root / manifest.table),
+            stop=_load(root / manifest.stop),
+            segments=tuple(Segment.load(root / name) for name in manifest.segments),
+        )
+
+    def output_id(self, number: int) -> str:
+        return bytes(self.outputs.ids[number]).decode("ascii")
+
+
+def swap_in(staging: Path, root: Path) -> None:
+    """Replace ``root`` with the fully written ``staging`` directory."""
+    old = root.with_name(root.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if root.exists():
+        os.replace(root, old)
+    os.replace(staging, root)
+    if old.exists():
+        shutil.rmtree(old)

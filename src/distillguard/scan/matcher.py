@@ -1,0 +1,143 @@
+"""Find recorded outputs in documents: fingerprint a batch, probe the index, weigh evidence.
+
+A document contains an output when the share of the output's fingerprints found in it
+(containment) is high enough *and* the evidence is substantial (enough distinct fingerprints,
+so trivial snippets never count); or when the document holds a long stretch of a large output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from distillguard.fingerprint import CODE, TEXT, EncodedBatch, Fingerprinter, Prints
+from distillguard.index.probe import probe
+from distillguard.index.store import Index
+from distillguard.model import Match
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """When a document counts as containing an output."""
+
+    min_containment: float = 0.4
+    min_fingerprints: int = 6
+    large_fingerprints: int = 40
+
+
+@dataclass(frozen=True)
+class _Hits:
+    """Probe results for one batch, grouped by (document, output)."""
+
+    doc: np.ndarray
+    output: np.ndarray
+    matched: np.ndarray
+    first: np.ndarray
+    stop: np.ndarray
+    query: np.ndarray
+
+
+def _concat(parts: Sequence[Prints]) -> tuple[np.ndarray, ...]:
+    return tuple(
+        np.concatenate([getattr(p, name) for p in parts])
+        for name in ("hash", "doc", "start", "end")
+    ) + (np.concatenate([np.full(len(p), p.channel, np.int8) for p in parts]),)
+
+
+class Matcher:
+    """Matches batches of documents against an opened index."""
+
+    def __init__(
+        self, index: Index, wanted: Callable[[str], bool], params: MatchParams | None = None
+    ) -> None:
+        self.index = index
+        self.params = params or MatchParams()
+        self.fp = Fingerprinter(index.manifest.fingerprint_config())
+        vendors = index.manifest.vendors
+        vendor_ok = np.array([wanted(v) for v in vendors] or [False], dtype=bool)
+        self._allowed = vendor_ok[index.outputs.vendor] if len(vendors) else np.zeros(0, bool)
+        self._nfp = np.asarray(index.outputs.nfp)
+        self._prose = index.manifest.has_prose
+
+    def match(self, texts: Sequence[str]) -> list[list[Match]]:
+        """For each text, the outputs found in it, best first."""
+        results: list[list[Match]] = [[] for _ in texts]
+        if not texts or not self._allowed.any():
+            return results
+        batch = EncodedBatch(texts, prose=self._prose)
+        parts = [self.fp.code(batch)]
+        if self._prose:
+            parts.append(self.fp.text(batch))
+        q_hash, q_doc, q_start, q_end, q_channel = _concat(parts)
+        hits = self._group(q_hash, q_doc)
+        if hits is None:
+            return results
+        keep = self._decide(hits)
+        for g in np.flatnonzero(keep):
+            doc = int(hits.doc[g])
+            queries = hits.query[hits.first[g] : hits.stop[g]]
+            spans = _spans(batch, doc, q_start[queries], q_end[queries], q_channel[queries])
+            results[doc].append(self._match(int(hits.output[g]), int(hits.matched[g]), spans))
+        for found in results:
+            found.sort(key=lambda m: (-m.containment, m.output_id))
+        return results
+
+    def _group(self, q_hash: np.ndarray, q_doc: np.ndarray) -> _Hits | None:
+        hit_q, hit_out = probe(self.index, q_hash)
+        allowed = self._allowed[hit_out]
+        hit_q, hit_out = hit_q[allowed], hit_out[allowed]
+        if not hit_q.shape[0]:
+            return None
+        doc, h = q_doc[hit_q], q_hash[hit_q]
+        order = np.lexsort((h, hit_out, doc))
+        doc, out, h, hit_q = doc[order], hit_out[order], h[order], hit_q[order]
+        new_group = np.r_[True, (doc[1:] != doc[:-1]) | (out[1:] != out[:-1])]
+        new_hash = new_group | np.r_[True, h[1:] != h[:-1]]
+        starts = np.flatnonzero(new_group)
+        group = np.cumsum(new_group) - 1
+        matched = np.bincount(group, weights=new_hash).astype(np.int64)
+        stops = np.append(starts[1:], doc.shape[0])
+        return _Hits(doc[starts], out[starts], matched, starts, stops, hit_q)
+
+    def _decide(self, hits: _Hits) -> np.ndarray:
+        p = self.params
+        total = np.maximum(self._nfp[hits.output], 1)
+        containment = hits.matched / total
+        ordinary = (containment >= p.min_containment) & (hits.matched >= p.min_fingerprints)
+        return ordinary | (hits.matched >= p.large_fingerprints)
+
+    def _match(self, number: int, matched: int, spans: tuple[tuple[int, int], ...]) -> Match:
+        names = self.index.manifest
+        total = max(int(self._nfp[number]), 1)
+        return Match(
+            output_id=self.index.output_id(number),
+            vendor=names.vendors[int(self.index.outputs.vendor[number])],
+            model=names.models[int(self.index.outputs.model[number])],
+            containment=round(min(1.0, matched / total), 4),
+            spans=spans,
+            matched=matched,
+        )
+
+
+def _spans(
+    batch: EncodedBatch, doc: int, start: np.ndarray, end: np.ndarray, channel: np.ndarray
+) -> tuple[tuple[int, int], ...]:
+    """Merged character spans of the matched fingerprints of one document."""
+    starts, ends = [], []
+    for ch in (CODE, TEXT):
+        sel = channel == ch
+        if sel.any():
+            starts.append(batch.char_offsets(doc, ch, start[sel]))
+            ends.append(batch.char_offsets(doc, ch, end[sel]))
+    s = np.concatenate(starts)
+    e = np.concatenate(ends)
+    order = np.argsort(s, kind="stable")
+    merged: list[list[int]] = []
+    for a, b in zip(s[order].tolist(), e[order].tolist(), strict=True):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return tuple((a, b) for a, b in merged)
