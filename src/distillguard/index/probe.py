@@ -9,17 +9,20 @@ from distillguard.index.store import Index, Segment
 
 
 @nb.njit(cache=True)
-def _find(hashes, directory, shift, q):  # type: ignore[no-untyped-def]
-    b = np.int64(q >> np.uint64(shift))
+def _first(keys, directory, bits, q):  # type: ignore[no-untyped-def]
+    """First row holding hash ``q``, or -1."""
+    b = np.int64(q >> np.uint64(64 - bits))
+    key = np.uint32(q & np.uint64(0xFFFFFFFF))
     lo = directory[b]
-    hi = directory[b + 1]
+    end = directory[b + 1]
+    hi = end
     while lo < hi:
         mid = (lo + hi) >> 1
-        if hashes[mid] < q:
+        if keys[mid] < key:
             lo = mid + 1
         else:
             hi = mid
-    if lo < directory[b + 1] and hashes[lo] == q:
+    if lo < end and keys[lo] == key:
         return lo
     return -1
 
@@ -31,24 +34,28 @@ def _is_stopped(stop, q):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
-def _probe(queries, hashes, offsets, postings, directory, shift, stop):  # type: ignore[no-untyped-def]
-    found = np.empty(queries.shape[0], np.int64)
+def _probe(queries, keys, postings, directory, bits, stop):  # type: ignore[no-untyped-def]
+    first = np.empty(queries.shape[0], np.int64)
+    count = np.zeros(queries.shape[0], np.int64)
     total = 0
     for i in range(queries.shape[0]):
-        u = _find(hashes, directory, shift, queries[i])
-        if u >= 0 and stop.shape[0] and _is_stopped(stop, queries[i]):
+        q = queries[i]
+        u = _first(keys, directory, bits, q)
+        if u >= 0 and stop.shape[0] and _is_stopped(stop, q):
             u = -1
-        found[i] = u
+        first[i] = u
         if u >= 0:
-            total += offsets[u + 1] - offsets[u]
+            end = directory[np.int64(q >> np.uint64(64 - bits)) + 1]
+            j = u
+            while j < end and keys[j] == keys[u]:
+                j += 1
+            count[i] = j - u
+            total += j - u
     hit_query = np.empty(total, np.int64)
     hit_output = np.empty(total, np.int64)
     n = 0
     for i in range(queries.shape[0]):
-        u = found[i]
-        if u < 0:
-            continue
-        for j in range(offsets[u], offsets[u + 1]):
+        for j in range(first[i], first[i] + count[i]):
             hit_query[n] = i
             hit_output[n] = postings[j]
             n += 1
@@ -59,13 +66,7 @@ def probe_segment(
     segment: Segment, queries: np.ndarray, stop: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     return _probe(  # type: ignore[no-any-return]
-        queries,
-        segment.hashes,
-        segment.offsets,
-        segment.postings,
-        segment.directory,
-        segment.shift,
-        stop,
+        queries, segment.keys, segment.postings, segment.directory, segment.bits, stop
     )
 
 

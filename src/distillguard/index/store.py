@@ -8,10 +8,9 @@ Layout of an index directory::
     outputs/model.npy      model number per output (names in the manifest)
     outputs/nfp.npy        fingerprints per output after suppression (containment denominator)
     stop.npy               sorted suppressed hashes (boilerplate: too common, or background)
-    seg-NNNN/hashes.npy    sorted unique hashes
-    seg-NNNN/offsets.npy   postings of hashes[i] are postings[offsets[i]:offsets[i + 1]]
-    seg-NNNN/postings.npy  output numbers (uint32)
-    seg-NNNN/directory.npy first hash position per top-``bits`` bucket
+    seg-NNNN/keys.npy      low 32 bits of each posting's hash, sorted within its bucket
+    seg-NNNN/postings.npy  output number of each posting (uint32)
+    seg-NNNN/directory.npy first row of each bucket (the hash's top ``bits``)
 
 Everything is memory-mapped when read. Writers build a new directory and swap it in, so a
 reader never sees half an index.
@@ -79,41 +78,38 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Segment:
-    hashes: np.ndarray
-    offsets: np.ndarray
+    """One posting per row, grouped by bucket (the top ``bits`` of the hash) and sorted by key.
+
+    ``keys`` keeps the low 32 bits of each hash: with the bucket that makes 56+ bits per hash
+    at scale, 8 bytes per posting with ``postings`` (the output number).
+    """
+
+    keys: np.ndarray
     postings: np.ndarray
     directory: np.ndarray
 
     @property
-    def shift(self) -> int:
-        """Right shift from a hash to its directory bucket."""
-        bits = (self.directory.shape[0] - 1).bit_length() - 1
-        return 64 - bits
+    def bits(self) -> int:
+        return int(self.directory.shape[0] - 1).bit_length() - 1
 
     @classmethod
     def build(cls, hashes: np.ndarray, outputs: np.ndarray) -> Segment:
-        """From unique ``(hash, output)`` pairs: sort, group and bucket them."""
-        order = np.argsort(hashes, kind="stable")
-        h, o = hashes[order], outputs[order].astype(np.uint32)
-        starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]]) if h.shape[0] else np.empty(0, int)
-        uniq = h[starts]
-        offsets = np.append(starts, h.shape[0]).astype(np.int64)
-        bits = int(min(24, max(4, (max(uniq.shape[0], 1) // 4).bit_length())))
-        buckets = (uniq >> np.uint64(64 - bits)).astype(np.int64)
-        directory = np.searchsorted(buckets, np.arange((1 << bits) + 1)).astype(np.int64)
-        return cls(uniq, offsets, o, directory)
+        """From unique ``(hash, output)`` pairs."""
+        bits = int(min(26, max(4, (max(hashes.shape[0], 1) // 8).bit_length())))
+        buckets = hashes >> np.uint64(64 - bits)
+        keys = (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        order = np.argsort((buckets << np.uint64(32)) | keys.astype(np.uint64), kind="stable")
+        directory = np.searchsorted(buckets[order], np.arange((1 << bits) + 1, dtype=np.uint64))
+        return cls(keys[order], outputs[order].astype(np.uint32), directory.astype(np.int64))
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True)
-        for name in ("hashes", "offsets", "postings", "directory"):
+        for name in ("keys", "postings", "directory"):
             np.save(path / f"{name}.npy", getattr(self, name))
 
     @classmethod
     def load(cls, path: Path) -> Segment:
-        arrays = {
-            n: _load(path / f"{n}.npy") for n in ("hashes", "offsets", "postings", "directory")
-        }
-        return cls(**arrays)
+        return cls(**{n: _load(path / f"{n}.npy") for n in ("keys", "postings", "directory")})
 
 
 def _load(path: Path) -> np.ndarray:
