@@ -1,0 +1,123 @@
+"""What differs between SQLite and PostgreSQL: URLs, engines, the writer lock, error messages.
+
+Writers are serialized so the chain stays linear: SQLite opens write transactions with
+``BEGIN IMMEDIATE`` (WAL, ``busy_timeout``); PostgreSQL takes a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from distillguard.errors import LedgerError, MissingDependencyError
+
+BUSY_TIMEOUT_S = 60
+CONNECT_TIMEOUT_S = 10
+WRITE_OPTION = "distillguard_write"
+#: Key of the PostgreSQL advisory lock that serializes ledger writers (any fixed bigint).
+PG_LOCK_KEY = 0x6469_7374_6C67_6401
+
+
+def parse_url(url: str) -> URL:
+    """The SQLAlchemy URL of a supported ledger; ``postgresql://`` means psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise LedgerError(
+            "invalid ledger URL: expected sqlite:///PATH or postgresql+psycopg://..."
+        ) from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise LedgerError(
+            f"unsupported ledger database {parsed.drivername!r} in {display(parsed)}: "
+            "use sqlite:///PATH or postgresql+psycopg://..."
+        )
+    return parsed
+
+
+def display(url: URL) -> str:
+    """The URL with its password masked."""
+    return url.render_as_string(hide_password=True)
+
+
+def is_postgres(url: URL) -> bool:
+    return url.get_backend_name() == "postgresql"
+
+
+def create(url: URL) -> Engine:
+    """An engine for ``url``, configured for this backend."""
+    return _postgres_engine(url) if is_postgres(url) else _sqlite_engine(url)
+
+
+def _postgres_engine(url: URL) -> Engine:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError("psycopg", "postgres") from exc
+    args = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    return create_engine(url, connect_args=args)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            message = f"cannot create the directory of the ledger {database}: {exc}"
+            raise LedgerError(message) from exc
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # transactions are begun by _sqlite_on_begin
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    writing = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction holding the ledger's writer lock; commits on success."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+            yield conn
+
+
+@contextmanager
+def mapped_errors(action: str, url: URL) -> Iterator[None]:
+    """Turn database errors into LedgerError("cannot <action> the ledger at <url>: <reason>")."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        message = f"cannot {action} the ledger at {display(url)}: {reason(exc, url)}"
+        raise LedgerError(message) from exc
+
+
+def reason(exc: SQLAlchemyError, url: URL) -> str:
+    """The driver's message on one line, without the statement or any password."""
+    orig = getattr(exc, "orig", None)
+    message = " ".join(str(orig if orig is not None else exc).split())
+    if url.password:
+        message = message.replace(str(url.password), "***")
+    return message or type(exc).__name__

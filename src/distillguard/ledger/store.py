@@ -1,0 +1,177 @@
+"""The Ledger: the one class that owns the ledger database.
+
+Append-only and tamper-evident (see :mod:`distillguard.ledger.chain`). Writers hold the
+backend's writer lock for the whole batch, so concurrent processes never fork the chain.
+Reads page through ``seq`` (keyset pagination), so nothing loads the whole ledger in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from itertools import islice
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Column, Connection, RowMapping, bindparam, func, select
+
+from distillguard.errors import InputError
+from distillguard.ledger import backend, chain, migrations, rows
+from distillguard.ledger.schema import HEAVY_COLUMNS, outputs
+from distillguard.model import NewOutput, Output, Recorded
+
+KEY_CHUNK = 1000
+VERIFY_BATCH = 2000
+
+
+class Ledger:
+    """An append-only, hash-chained store of outputs (SQLite file or PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = backend.parse_url(url)
+        self._engine = backend.create(self._url)
+        try:
+            with backend.mapped_errors("connect to", self._url):
+                self._migrate()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def url_for_display(self) -> str:
+        return backend.display(self._url)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- writing ------------------------------------------------------------------------
+
+    def record(self, new: NewOutput) -> Recorded:
+        """Record one output; a duplicate returns the existing id with ``created=False``."""
+        return self.record_many([new])[0]
+
+    def record_many(self, items: Iterable[NewOutput], batch_size: int = 2000) -> list[Recorded]:
+        """Record outputs in order, one transaction per batch; idempotent like :meth:`record`."""
+        results: list[Recorded] = []
+        allow_nul = not backend.is_postgres(self._url)
+        iterator = iter(items)
+        while batch := list(islice(iterator, batch_size)):
+            now = datetime.now(UTC)
+            prepared = [rows.prepare(new, now, allow_nul=allow_nul) for new in batch]
+            with (
+                backend.mapped_errors("write to", self._url),
+                backend.write_transaction(self._engine) as conn,
+            ):
+                results.extend(self._append(conn, prepared))
+        return results
+
+    def _append(self, conn: Connection, prepared: list[dict[str, Any]]) -> list[Recorded]:
+        known = _known_keys(conn, [row["idempotency_key"] for row in prepared])
+        seq, prev = _last(conn) or (0, chain.GENESIS)
+        new_rows, results = [], []
+        for row in prepared:
+            key = row["idempotency_key"]
+            results.append(Recorded(row["id"], key not in known))
+            if key in known:
+                continue
+            known.add(key)
+            seq += 1
+            row.update(seq=seq, prev_hash=prev)
+            prev = row["chain_hash"] = chain.link(prev, row)
+            new_rows.append(row)
+        if new_rows:
+            conn.execute(outputs.insert(), new_rows)
+        return results
+
+    def _migrate(self) -> None:
+        with self._engine.connect() as conn:
+            if not migrations.pending(conn):
+                return
+        with backend.write_transaction(self._engine) as conn:
+            migrations.apply(conn)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, output_id: str) -> Output | None:
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            row = conn.execute(select(outputs).where(outputs.c.id == output_id)).mappings().first()
+        return None if row is None else rows.to_output(row)
+
+    def iter_outputs(
+        self, after_seq: int = 0, *, with_text: bool = True, batch_size: int = 5000
+    ) -> Iterator[Output]:
+        """Outputs with ``seq > after_seq`` in ascending order; ``with_text=False`` skips
+        the text and request (they come back as None)."""
+        columns = [c for c in outputs.c if with_text or c.name not in HEAVY_COLUMNS]
+        for row in self._pages(columns, after_seq, batch_size):
+            yield rows.to_output(row)
+
+    def count(self) -> int:
+        return self._scalar(select(func.count()).select_from(outputs))
+
+    def max_seq(self) -> int:
+        return self._scalar(select(func.coalesce(func.max(outputs.c.seq), 0)))
+
+    def head(self) -> str:
+        """``"<seq>:<chain_hash>"`` of the last record; ``"0:<genesis>"`` when empty."""
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            seq, chain_hash = _last(conn) or (0, chain.GENESIS)
+        return chain.format_head(seq, chain_hash)
+
+    def verify(self, expect_head: str | None = None) -> chain.VerifyReport:
+        """Recompute the whole chain; with ``expect_head`` also detect a cut-off tail."""
+        try:
+            expected = None if expect_head is None else chain.parse_head(expect_head)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        verifier = chain.Verifier(expect_head=expected)
+        for row in self._pages(list(outputs.c), 0, VERIFY_BATCH):
+            verifier.feed(row)
+        return verifier.report()
+
+    def _pages(
+        self, columns: Sequence[Column[Any]], after_seq: int, batch_size: int
+    ) -> Iterator[RowMapping]:
+        last = after_seq
+        while True:
+            query = select(*columns).where(outputs.c.seq > last).order_by(outputs.c.seq)
+            with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+                page = conn.execute(query.limit(batch_size)).mappings().all()
+            yield from page
+            if len(page) < batch_size:
+                return
+            last = page[-1]["seq"]
+
+    def _scalar(self, query: Any) -> int:
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+
+def _known_keys(conn: Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the ledger already holds."""
+    unique = list(dict.fromkeys(keys))
+    query = select(outputs.c.idempotency_key).where(
+        outputs.c.idempotency_key.in_(bindparam("keys", expanding=True))
+    )
+    known: set[str] = set()
+    for start in range(0, len(unique), KEY_CHUNK):
+        known.update(conn.scalars(query, {"keys": unique[start : start + KEY_CHUNK]}))
+    return known
+
+
+def _last(conn: Connection) -> tuple[int, str] | None:
+    query = select(outputs.c.seq, outputs.c.chain_hash).order_by(outputs.c.seq.desc()).limit(1)
+    row = conn.execute(query).first()
+    return None if row is None else (int(row.seq), str(row.chain_hash))
+
