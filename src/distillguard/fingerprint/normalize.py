@@ -119,23 +119,29 @@ def fold_prose(text: str) -> tuple[str, np.ndarray | None]:
     pieces: list[str] = []
     origin: list[np.ndarray] = []
     pos = 0
-    for line in text.splitlines(keepends=True):
-        folded, where = _fold_line(line)
+    for run in _NON_ASCII.finditer(text):
+        pieces.append(text[pos : run.start()].lower())
+        origin.append(np.arange(pos, run.start(), dtype=np.int64))
+        folded, where = _fold_run(run.group())
         pieces.append(folded)
-        origin.append(where + pos)
-        pos += len(line)
-    origin.append(np.asarray([len(text)], dtype=np.int64))
+        origin.append(where + run.start())
+        pos = run.end()
+    pieces.append(text[pos:].lower())
+    origin.append(np.arange(pos, len(text) + 1, dtype=np.int64))
     return "".join(pieces), np.concatenate(origin)
 
 
-def _fold_line(line: str) -> tuple[str, np.ndarray]:
-    """One line folded, with the origin of each folded character; per character if needed."""
-    folded = unicodedata.normalize("NFKC", line).lower()
-    if len(folded) == len(line):
-        return folded, np.arange(len(line), dtype=np.int64)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_run(run: str) -> tuple[str, np.ndarray]:
+    """A run of non-ASCII characters folded, with the origin of each folded character."""
+    folded = unicodedata.normalize("NFKC", run).lower()
+    if len(folded) == len(run):
+        return folded, np.arange(len(run), dtype=np.int64)
     chars: list[str] = []
     where: list[int] = []
-    for i, ch in enumerate(line):
+    for i, ch in enumerate(run):
         piece = unicodedata.normalize("NFKC", ch).lower()
         chars.append(piece)
         where.extend([i] * len(piece))
