@@ -91,7 +91,7 @@ class Ledger:
             prev = row["chain_hash"] = chain.link(prev, row)
             new_rows.append(row)
         if new_rows:
-            conn.execute(outputs.insert(), new_rows)
+            backend.insert_many(conn, outputs, new_rows)
         return results
 
     def _migrate(self) -> None:

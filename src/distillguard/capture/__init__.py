@@ -1,0 +1,1 @@
+"""Capture: where outside-model output enters the company (gateway, hooks, imports, by hand)."""
