@@ -1,0 +1,146 @@
+"""The matcher: each edit type is found with spans in the right place; boilerplate traps are not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from distillguard.index.build import IndexBuilder
+from distillguard.index.store import Index
+from distillguard.ledger import Ledger
+from distillguard.model import Match, NewOutput
+from distillguard.scan.matcher import Matcher
+from tests.samples import (
+    HOST,
+    JS_OUTPUT,
+    JS_RENAMED,
+    LICENSE_HEADER,
+    PROSE_EDITED,
+    PROSE_OUTPUT,
+    PY_OUTPUT,
+    PY_REFORMATTED,
+    PY_RENAMED,
+    PY_SIBLING,
+    TRIVIAL,
+    embed,
+)
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    tmp = tmp_path_factory.mktemp("matcher")
+    with Ledger(f"sqlite:///{tmp / 'ledger.db'}") as ledger:
+        ids = {
+            name: ledger.record(NewOutput(vendor=vendor, model="m", text=text)).id
+            for name, text, vendor in (
+                ("py", LICENSE_HEADER + "\n" + PY_OUTPUT, "anthropic"),
+                ("js", JS_OUTPUT, "openai"),
+                ("prose", PROSE_OUTPUT, "anthropic"),
+                ("trivial", TRIVIAL, "anthropic"),
+                ("internal", PY_SIBLING, "metacode"),
+            )
+        }
+        IndexBuilder(ledger, tmp / "index").build()
+    yield tmp / "index", ids
+
+
+def match(
+    root: Path, text: str, wanted: frozenset[str] = frozenset({"anthropic", "openai"})
+) -> list[Match]:
+    return Matcher(Index.open(root), wanted.__contains__).match([text])[0]
+
+
+def partial(text: str, share: float, skip: int = 1) -> str:
+    lines = text.splitlines(keepends=True)
+    keep = max(1, int(len(lines) * share))
+    return "".join(lines[skip : skip + keep])
+
+
+def lines_edited(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    del lines[3]
+    del lines[7]
+    lines.insert(5, "        audit.record(start, end)  # new line\n")
+    lines.insert(11, "    stats.incr('merge')\n")
+    return "".join(lines)
+
+
+EDITS = {
+    "verbatim": ("py", PY_OUTPUT),
+    "renamed": ("py", PY_RENAMED),
+    "reformatted": ("py", PY_REFORMATTED),
+    "partial_60": ("py", partial(PY_OUTPUT, 0.6)),
+    "lines_edited": ("py", lines_edited(PY_OUTPUT)),
+    "combined": ("py", partial(PY_RENAMED, 0.7, skip=2)),
+    "js_verbatim": ("js", JS_OUTPUT),
+    "js_renamed_reformatted": ("js", JS_RENAMED),
+    "prose_edited": ("prose", PROSE_EDITED),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_each_edit_type_is_found_with_spans_inside_the_insert(
+    outputs: tuple[Path, dict[str, str]], edit: str
+) -> None:
+    root, ids = outputs
+    name, snippet = EDITS[edit]
+    doc, start, end = embed(snippet)
+    found = match(root, doc)
+    assert [m.output_id for m in found] == [ids[name]]
+    best = found[0]
+    assert best.containment >= 0.4 and best.vendor in ("anthropic", "openai")
+    covered = sum(e - s for s, e in best.spans)
+    inside = sum(min(e, end) - max(s, start) for s, e in best.spans if s < end and e > start)
+    assert inside / covered > 0.95
+    assert inside / len(snippet.strip()) > 0.4
+
+
+def test_spans_are_str_offsets_past_non_ascii_text(outputs: tuple[Path, dict[str, str]]) -> None:
+    root, _ = outputs
+    prefix = "# Ünïcödé — “quotes” 日本語\n"
+    plain = match(root, embed(PY_OUTPUT)[0])[0].spans
+    doc, start, end = embed(PY_OUTPUT, host=prefix + HOST)
+    spans = match(root, doc)[0].spans
+    assert spans == tuple((s + len(prefix), e + len(prefix)) for s, e in plain)
+    assert spans[0][0] >= start and spans[-1][1] <= end
+
+
+@pytest.mark.parametrize(
+    "trap",
+    ["host_only", "sibling", "license_header", "trivial", "prose_sentence", "internal_vendor"],
+)
+def test_boilerplate_and_near_misses_never_flag(
+    outputs: tuple[Path, dict[str, str]], trap: str
+) -> None:
+    root, _ = outputs
+    docs = {
+        "host_only": HOST,
+        "sibling": embed(PY_SIBLING)[0],
+        "license_header": LICENSE_HEADER + HOST,
+        "trivial": embed(TRIVIAL)[0],
+        "prose_sentence": "Note: " + PROSE_OUTPUT.split(". ")[0] + ".",
+        "internal_vendor": embed(PY_SIBLING)[0],
+    }
+    assert match(root, docs[trap]) == []
+
+
+def test_internal_vendor_is_found_only_when_asked(outputs: tuple[Path, dict[str, str]]) -> None:
+    root, ids = outputs
+    doc = embed(PY_SIBLING)[0]
+    found = match(root, doc, frozenset({"anthropic", "openai", "metacode"}))
+    assert [m.output_id for m in found] == [ids["internal"]]
+
+
+def test_a_batch_keeps_documents_apart(outputs: tuple[Path, dict[str, str]]) -> None:
+    root, ids = outputs
+    texts = [HOST, embed(PY_OUTPUT)[0], "", embed(JS_OUTPUT)[0], PROSE_OUTPUT]
+    found = Matcher(Index.open(root), {"anthropic", "openai"}.__contains__).match(texts)
+    assert [[m.output_id for m in f] for f in found] == [
+        [],
+        [ids["py"]],
+        [],
+        [ids["js"]],
+        [ids["prose"]],
+    ]
