@@ -191,11 +191,64 @@ def test_the_last_line_gains_its_newline(here: Path) -> None:
 
 
 def test_gzip_output_is_reproducible(here: Path) -> None:
-    write("s.jsonl.gz", gzip.compress(b'{"text": "a"}\n'))
+    write("s.jsonl.gz", gzip.compress(b'{"text": "bad"}\n{"text": "a"}\n'))
     scan(["s.jsonl.gz"], here / "out")
     first = (here / "out/clean/s.jsonl.gz").read_bytes()
     scan(["s.jsonl.gz"], here / "out")
     assert (here / "out/clean/s.jsonl.gz").read_bytes() == first
+    assert gzip.decompress(first) == b'{"text": "a"}\n'
+
+
+def many_lines(n: int) -> list[bytes]:
+    return [json.dumps({"text": f"ok {i} " + "v" * (i % 89)}).encode() for i in range(n)]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+def test_a_wholly_clean_compressed_file_is_copied_as_it_is(here: Path, suffix: str) -> None:
+    source = write(f"s{suffix}", compress(suffix, b"".join(x + b"\n" for x in many_lines(30000))))
+    scan([f"s{suffix}"], here / "out")
+    assert (here / f"out/clean/s{suffix}").read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+@pytest.mark.parametrize("where", [0, 1, 12345, 29999])
+def test_a_skipped_line_never_reaches_clean(here: Path, suffix: str, where: int) -> None:
+    lines = many_lines(30000)
+    lines[where] = b'{"no text": 1}'
+    write(f"s{suffix}", compress(suffix, b"".join(x + b"\n" for x in lines)))
+    _, skipped = scan([f"s{suffix}"], here / "out")
+    assert skipped == [Skipped(f"s{suffix}:{where + 1}", "no 'text' field (or it is null)")]
+    assert lines_of(here / f"out/clean/s{suffix}") == lines[:where] + lines[where + 1 :]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+@pytest.mark.parametrize("where", [0, 7, 29999])
+def test_one_quarantined_line_anywhere(here: Path, suffix: str, where: int) -> None:
+    lines = many_lines(30000)
+    lines[where] = b'{"text": "bad"}'
+    write(f"s{suffix}", compress(suffix, b"".join(x + b"\n" for x in lines)))
+    scan([f"s{suffix}"], here / "out")
+    assert lines_of(here / f"out/clean/s{suffix}") == lines[:where] + lines[where + 1 :]
+    assert lines_of(here / f"out/quarantine/s{suffix}") == [b'{"text": "bad"}']
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+def test_a_compressed_last_line_without_newline_gains_it(here: Path, suffix: str) -> None:
+    write(f"s{suffix}", compress(suffix, b'{"text": "a"}\n{"text": "b"}'))
+    scan([f"s{suffix}"], here / "out")
+    assert lines_of(here / f"out/clean/s{suffix}") == [b'{"text": "a"}', b'{"text": "b"}']
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+def test_a_truncated_clean_stream_writes_the_lines_before_the_break(
+    here: Path, suffix: str
+) -> None:
+    data = compress(suffix, b"".join(x + b"\n" for x in many_lines(30000)))
+    write(f"s{suffix}", data[: len(data) // 2])
+    documents, skipped = scan([f"s{suffix}"], here / "out")
+    assert [s.path for s in skipped] == [f"s{suffix}"]
+    assert 0 < len(documents) < 30000
+    assert lines_of(here / f"out/clean/s{suffix}") == many_lines(len(documents))
 
 
 def test_a_truncated_stream_writes_the_lines_before_the_break(here: Path) -> None:
@@ -319,6 +372,19 @@ def test_an_empty_parquet_is_an_empty_clean_file(here: Path) -> None:
     clean = pq.read_table(here / "out/clean/t.parquet")
     assert clean.num_rows == 0 and clean.schema == table.schema
     assert not (here / "out/quarantine/t.parquet").exists()
+
+
+def test_a_wholly_clean_parquet_is_copied_as_it_is(here: Path) -> None:
+    pq.write_table(pa.table({"text": ["a", "b"]}), "t.parquet")
+    scan(["t.parquet"], here / "out")
+    assert (here / "out/clean/t.parquet").read_bytes() == Path("t.parquet").read_bytes()
+
+
+def test_a_parquet_whose_rows_are_all_skipped_is_an_empty_clean_file(here: Path) -> None:
+    pq.write_table(pa.table({"body": ["a", "b"]}), "t.parquet")
+    _, skipped = scan(["t.parquet"], here / "out")
+    assert skipped == [Skipped("t.parquet", "no 'text' column (columns: body)")]
+    assert pq.read_table(here / "out/clean/t.parquet").to_pydict() == {"body": []}
 
 
 def test_a_parquet_with_a_damaged_row_group_writes_the_rows_before(here: Path) -> None:

@@ -27,7 +27,7 @@ import json
 import os
 import stat
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -303,7 +303,7 @@ def read_file(path: str) -> Document | Skipped:
 def _read_jsonl(path: str, text_field: str, id_field: str | None) -> Iterator[Document | Skipped]:
     lineno = 0
     try:
-        for line in _lines(_chunks(path)):
+        for line in _lines(decompressed_chunks(path)):
             lineno += 1
             yield parse_record(f"{path}:{lineno}", line, text_field, id_field)
     except InputError as exc:
@@ -330,8 +330,9 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _chunks(path: str) -> Iterator[bytes]:
-    """The decompressed bytes of a JSONL file, piece by piece; breakage as ``InputError``."""
+def decompressed_chunks(path: str) -> Generator[bytes, None, None]:
+    """The decompressed bytes of a JSONL file (by its suffix), piece by piece; a read error or
+    a broken stream raises ``InputError`` after the pieces decoded before it."""
     lower = path.lower()
     try:
         with open(path, "rb") as fh:
