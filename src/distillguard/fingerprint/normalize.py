@@ -40,16 +40,18 @@ KEYWORDS = frozenset(
 )
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*$", re.MULTILINE)
+# Matches at the start of every line that looks like code: one C-level pass per text.
 _CODE_LINE = re.compile(
-    r"""(?x)
-    [{}();\[\]=]\s*$                       # ends like code
-    | ^\s*(def|class|import|from|return|if|elif|else|for|while|try|except|with|function
-          |const|let|var|public|private|static|async|await|fn|func|package|\#include|@)\b
-    | ^\s*(//|\#|/\*|\*)                   # a comment line
-    | \b\w+\([^)]*\)                       # a call
-    | (==|!=|<=|>=|=>|->|\+=|&&|\|\|)
-    """
+    r"""(?mx) ^ (?=
+        [ \t]*(?:def|class|import|from|return|if|elif|else|for|while|try|except|with|function
+              |const|let|var|public|private|static|async|await|fn|func|package|\#include|@)\b
+      | [ \t]*(?://|\#|/\*|\*)                      # a comment line
+      | [^\n]*?(?:[{}();\[\]=][ \t]*$                # ends like code
+                 |\b\w+\([^)\n]*\)                    # a call
+                 |==|!=|<=|>=|=>|->|\+=|&&|\|\|)
+    )"""
 )
+_NONBLANK_LINE = re.compile(r"(?m)^[ \t]*\S")
 
 
 def fnv1a(data: bytes) -> int:
@@ -78,11 +80,8 @@ def keyword_table() -> np.ndarray:
 
 def looks_like_code(text: str) -> bool:
     """True when most non-blank lines look like source code rather than prose."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return False
-    code = sum(1 for line in lines if _CODE_LINE.search(line))
-    return code * 2 >= len(lines)
+    lines = len(_NONBLANK_LINE.findall(text))
+    return lines > 0 and len(_CODE_LINE.findall(text)) * 2 >= lines
 
 
 def split_segments(text: str) -> list[tuple[str, bool]]:

@@ -117,11 +117,11 @@ class _Collector:
 
     def add_sets(self, base: int, sets: OutputSets) -> None:
         self.hashes.append(sets.hash)
-        self.owners.append(sets.output + base)
+        self.owners.append((sets.output + base).astype(np.uint32))
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         if not self.hashes:
-            return np.empty(0, np.uint64), np.empty(0, np.int64)
+            return np.empty(0, np.uint64), np.empty(0, np.uint32)
         return np.concatenate(self.hashes), np.concatenate(self.owners)
 
 
