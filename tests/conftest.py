@@ -1,0 +1,60 @@
+"""Shared fixtures: ``ledger_url`` runs a test on SQLite and on a fresh PostgreSQL database.
+
+PostgreSQL tests use the server at ``DISTILLGUARD_TEST_PG`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``, trust auth): each test gets a new
+``dg_test_<random>`` database, dropped afterwards. An unreachable server skips them, unless
+``DISTILLGUARD_REQUIRE_POSTGRES`` is set: then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on the server's ``postgres`` database (skip/fail if unreachable)."""
+    url = os.environ.get("DISTILLGUARD_TEST_PG", PG_ADMIN_URL)
+    try:
+        engine = create_engine(
+            url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+        )
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, ImportError) as exc:
+        message = f"PostgreSQL at {make_url(url).render_as_string()} is not reachable: {exc}"
+        if os.environ.get("DISTILLGUARD_REQUIRE_POSTGRES"):
+            pytest.fail(f"{message} (DISTILLGUARD_REQUIRE_POSTGRES is set)")
+        pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin: Engine) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    name = f"dg_test_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield pg_admin.url.set(database=name).render_as_string(hide_password=False)
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ledger URL on each backend: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger' / 'ledger.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
