@@ -177,9 +177,7 @@ def test_url_for_display_masks_the_password() -> None:
     assert "s3cret" not in message
 
 
-@pytest.mark.parametrize(
-    "url", ["mysql://u:p@host/db", "not a url", "postgresql+asyncpg://u@h/db"]
-)
+@pytest.mark.parametrize("url", ["mysql://u:p@host/db", "not a url", "postgresql+asyncpg://u@h/db"])
 def test_unsupported_urls_are_refused(url: str) -> None:
     with pytest.raises(LedgerError, match="ledger"):
         Ledger(url)

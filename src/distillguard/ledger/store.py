@@ -174,4 +174,3 @@ def _last(conn: Connection) -> tuple[int, str] | None:
     query = select(outputs.c.seq, outputs.c.chain_hash).order_by(outputs.c.seq.desc()).limit(1)
     row = conn.execute(query).first()
     return None if row is None else (int(row.seq), str(row.chain_hash))
-
