@@ -416,21 +416,18 @@ def test_a_corrupt_gzip_is_skipped_with_the_decoder_error() -> None:
     *documents, last = items("s.jsonl.gz")
     assert 4000 < len(documents) < 5000  # only what the last piece decoded to is lost
     assert [d.text for d in documents if isinstance(d, Document)] == texts[: len(documents)]
-    assert last == Skipped(
-        "s.jsonl.gz",
-        "corrupt gzip stream: Error -3 while decompressing data: incorrect data check; "
-        f"read stopped after line {len(documents)}",
-    )
+    assert isinstance(last, Skipped)
+    assert last.path == "s.jsonl.gz"
+    assert last.reason.startswith("corrupt gzip stream: ")
+    assert last.reason.endswith(f"; read stopped after line {len(documents)}")
 
 
 def test_a_file_that_is_not_gzip_is_skipped() -> None:
     write("s.jsonl.gz", LINES)
-    assert items("s.jsonl.gz") == [
-        Skipped(
-            "s.jsonl.gz",
-            "corrupt gzip stream: Error -3 while decompressing data: incorrect header check",
-        )
-    ]
+    [skip] = items("s.jsonl.gz")
+    assert isinstance(skip, Skipped)
+    assert skip.path == "s.jsonl.gz"
+    assert skip.reason.startswith("corrupt gzip stream: ")  # the codec's words follow
 
 
 def test_a_file_that_is_not_zstd_is_skipped() -> None:

@@ -284,8 +284,8 @@ def read_units(
 def read_file(path: str) -> Document | Skipped:
     """One plain file as a document: read once, decoded once (strict UTF-8, BOM kept)."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        with open(path, "rb", buffering=0) as fh:
+            data = fh.readall()
     except OSError as exc:
         return Skipped(path, os_reason(exc))
     if data.find(b"\0", 0, BINARY_SNIFF) != -1:
@@ -351,9 +351,20 @@ def _raw_chunks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield chunk
 
 
+def deflate_module() -> Any:
+    """``isal.isal_zlib`` (ISA-L: the same format, 2x faster to inflate and 3x faster to
+    deflate) when it is installed, else the standard ``zlib``: an accelerator, not a need."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return zlib
+    return isal_zlib
+
+
 def _gunzip(raw: Iterable[bytes]) -> Iterator[bytes]:
-    """Decompress gzip members one after another (CRC and length are checked by zlib)."""
-    dec = zlib.decompressobj(wbits=31)
+    """Decompress gzip members one after another (CRC and length are checked by the codec)."""
+    codec = deflate_module()
+    dec = codec.decompressobj(wbits=31)
     in_member = members = 0
     try:
         for data in raw:
@@ -367,10 +378,10 @@ def _gunzip(raw: Iterable[bytes]) -> Iterator[bytes]:
                 if out:
                     yield out
                 if dec.eof:
-                    data, dec, in_member, members = dec.unused_data, zlib.decompressobj(31), 0, 1
+                    data, dec, in_member, members = dec.unused_data, codec.decompressobj(31), 0, 1
                 else:
                     data = dec.unconsumed_tail
-    except zlib.error as exc:
+    except (zlib.error, codec.error) as exc:
         raise InputError(f"corrupt gzip stream: {exc}") from exc
     if in_member:
         raise InputError("truncated gzip stream (ends inside a member)")
@@ -417,7 +428,7 @@ def parse_record(
     text = record.get(text_field)
     if not isinstance(text, str):
         return Skipped(where, _not_text(text_field, text))
-    if (b"\\ud" in line or b"\\uD" in line) and (problem := _surrogate(text_field, text)):
+    if not text.isascii() and (problem := _surrogate(text_field, text)):
         return Skipped(where, problem)
     doc = _doc_id(record, id_field) if id_field else where
     if doc is None:
@@ -432,8 +443,9 @@ def _not_text(field: str, value: Any) -> str:
 
 
 def _surrogate(field: str, text: str) -> str | None:
-    """A lone surrogate (only possible through a ``\\udXXX`` escape) is not Unicode text and
-    cannot be encoded: such a record is refused rather than crash whoever encodes it."""
+    """A lone surrogate (possible through a ``\\udXXX`` escape) is not Unicode text and cannot
+    be encoded: such a record is refused rather than crash whoever encodes it. (Only non-ASCII
+    text is checked; ``isascii`` costs nothing.)"""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
