@@ -492,7 +492,7 @@ def _parquet_rows(
     row = 0
     try:
         for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
-            texts = batch.column(0).to_pylist()
+            texts = batch.column(0).to_numpy(zero_copy_only=False)
             ids = batch.column(len(columns) - 1).to_pylist() if id_field else None
             for i, text in enumerate(texts):
                 doc_id = ids[i] if ids is not None else None
