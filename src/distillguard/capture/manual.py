@@ -47,7 +47,7 @@ def _decode_line(raw: bytes, *, first: bool) -> Mapping[str, Any]:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"invalid UTF-8 at byte {exc.start}") from None
+        raise InputError(f"invalid UTF-8 at byte offset {exc.start}") from None
     if first:
         line = line.removeprefix("\ufeff")
     try:
