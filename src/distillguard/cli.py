@@ -115,7 +115,7 @@ def main(ctx: click.Context, config: str | None) -> None:
 @click.option("--message-id", help="The vendor's message/response id (idempotency key).")
 @click.option("--request", "request", type=click.File("rb"), help="What the model was given.")
 @click.pass_obj
-def record(obj: _Context, file: Any, jsonl: Any, request: Any, **fields: Any) -> None:
+def record(obj: _Context, /, file: Any, jsonl: Any, request: Any, **fields: Any) -> None:
     """Record an output (FILE or - for stdin); prints its id. Idempotent."""
     if jsonl is not None:
         _record_jsonl(obj, jsonl)

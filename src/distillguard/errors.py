@@ -32,7 +32,7 @@ class TamperError(LedgerError):
     """The ledger's hash chain does not verify."""
 
 
-class IndexError_(DistillguardError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(DistillguardError):  # named so as not to shadow the builtin IndexError
     """The fingerprint index is missing, corrupt or does not match."""
 
 

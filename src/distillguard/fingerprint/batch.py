@@ -75,7 +75,8 @@ class EncodedBatch:
             raw = np.frombuffer(self.folded[doc], dtype=np.uint8)
         chars = _byte_to_char(raw)[offsets]
         origin = self.fold_maps.get(doc) if channel == TEXT else None
-        return chars if origin is None else origin[chars]
+        result: np.ndarray = chars if origin is None else origin[chars]
+        return result
 
 
 def _byte_to_char(raw: np.ndarray) -> np.ndarray:

@@ -40,18 +40,11 @@ KEYWORDS = frozenset(
 )
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*$", re.MULTILINE)
-# Matches at the start of every line that looks like code: one C-level pass per text.
-_CODE_LINE = re.compile(
-    r"""(?mx) ^ (?=
-        [ \t]*(?:def|class|import|from|return|if|elif|else|for|while|try|except|with|function
-              |const|let|var|public|private|static|async|await|fn|func|package|\#include|@)\b
-      | [ \t]*(?://|\#|/\*|\*)                      # a comment line
-      | [^\n]*?(?:[{}();\[\]=][ \t]*$                # ends like code
-                 |\b\w+\([^)\n]*\)                    # a call
-                 |==|!=|<=|>=|=>|->|\+=|&&|\|\|)
-    )"""
-)
-_NONBLANK_LINE = re.compile(r"(?m)^[ \t]*\S")
+# Characters that are rare in prose and common in every programming language.
+_CODE_CHARS = "{}()[];=_<>"
+# Measured on the stdlib: 99% of functions are above CODE_MIN, 90% of docstring prose below it.
+CODE_MIN = 0.15
+PROSE_MAX = 0.5
 
 
 def fnv1a(data: bytes) -> int:
@@ -78,28 +71,43 @@ def keyword_table() -> np.ndarray:
     return table
 
 
+def code_density(text: str) -> float:
+    """Code punctuation per word: about 0.07 for prose, 0.5 for code (median)."""
+    words = len(text.split())
+    return sum(text.count(c) for c in _CODE_CHARS) / words if words else 0.0
+
+
+def channels_of(text: str) -> tuple[bool, bool]:
+    """Which channels an output segment is fingerprinted in: ``(code, text)``.
+
+    Clear code gets the code channel only, clear prose the text channel only; the ambiguous
+    middle (code heavy with comments, prose full of identifiers) gets both, and evidence in
+    either channel counts.
+    """
+    density = code_density(text)
+    return density >= CODE_MIN, density < PROSE_MAX
+
+
 def looks_like_code(text: str) -> bool:
-    """True when most non-blank lines look like source code rather than prose."""
-    lines = len(_NONBLANK_LINE.findall(text))
-    return lines > 0 and len(_CODE_LINE.findall(text)) * 2 >= lines
+    return code_density(text) >= CODE_MIN
 
 
-def split_segments(text: str) -> list[tuple[str, bool]]:
-    """Split Markdown-fenced code out of prose: ``[(segment, is_code), ...]``."""
+def split_segments(text: str) -> list[tuple[str, tuple[bool, bool]]]:
+    """Split Markdown-fenced code out of the rest: ``[(segment, (code, text)), ...]``."""
     fences = list(_FENCE.finditer(text))
     if len(fences) < 2:
-        return [(text, looks_like_code(text))]
-    parts: list[tuple[str, bool]] = []
+        return [(text, channels_of(text))]
+    parts: list[tuple[str, tuple[bool, bool]]] = []
     pos = 0
     for opening, closing in zip(fences[::2], fences[1::2], strict=False):
         if opening.start() > pos:
-            prose = text[pos : opening.start()]
-            parts.append((prose, looks_like_code(prose)))
-        parts.append((text[opening.end() : closing.start()], True))
+            rest = text[pos : opening.start()]
+            parts.append((rest, channels_of(rest)))
+        parts.append((text[opening.end() : closing.start()], (True, False)))
         pos = closing.end()
     if pos < len(text):
-        parts.append((text[pos:], looks_like_code(text[pos:])))
-    return [(seg, is_code) for seg, is_code in parts if seg.strip()]
+        parts.append((text[pos:], channels_of(text[pos:])))
+    return [(seg, where) for seg, where in parts if seg.strip()]
 
 
 def fold_prose(text: str) -> tuple[str, np.ndarray | None]:

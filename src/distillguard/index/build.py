@@ -13,13 +13,14 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from distillguard.errors import ConfigMismatchError, InputError
-from distillguard.fingerprint import FingerprintConfig, Fingerprinter, split_segments
+from distillguard.fingerprint import TEXT, FingerprintConfig, Fingerprinter
 from distillguard.index.sets import OutputSets, background_hashes, output_sets
 from distillguard.index.store import Index, Manifest, OutputTable, Segment, swap_in
 from distillguard.model import Output
@@ -110,12 +111,11 @@ class _Collector:
             self.ids.append(out.id.encode("ascii"))
             self.vendor.append(_number(self.vendors, out.vendor))
             self.model.append(_number(self.models, out.model))
-            if out.text is not None and not self.has_prose:
-                self.has_prose = any(not c for _, c in split_segments(out.text))
         self.last = chunk[-1]
         return base
 
     def add_sets(self, base: int, sets: OutputSets) -> None:
+        self.has_prose = self.has_prose or bool((sets.hash & np.uint64(1)).any())
         self.hashes.append(sets.hash)
         self.owners.append((sets.output + base).astype(np.uint32))
 
@@ -162,8 +162,12 @@ def _drain(item: tuple, collector: _Collector, progress: Progress) -> None:  # t
 
 
 def read_background(paths: Sequence[str]) -> list[str]:
-    """Texts of a background corpus: every readable UTF-8 file under the paths."""
-    texts = []
+    """Texts of a background corpus: every readable UTF-8 file under the paths.
+
+    The license notices bundled with distillguard (Apache, MIT, BSD, GPL, MPL) always come
+    first: a shared license header is never evidence.
+    """
+    texts = [resources.files("distillguard.index").joinpath("boilerplate.txt").read_text("utf-8")]
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -235,7 +239,7 @@ class IndexBuilder:
         _clear(staging)
         staging.mkdir(parents=True)
         Segment.build(hashes, owners).save(staging / "seg-0000")
-        _table(collector, owners, n).save(staging / manifest.table)
+        _table(collector, hashes, owners, n).save(staging / manifest.table)
         np.save(staging / manifest.stop, stop)
         manifest.write(staging)
         swap_in(staging, self.root)
@@ -283,7 +287,7 @@ class IndexBuilder:
         generation = len(manifest.segments)
         seg_name = f"seg-{generation:04d}"
         Segment.build(hashes, owners).save(self.root / seg_name)
-        table = _extend(index.outputs, collector, owners - manifest.outputs, n_new)
+        table = _extend(index.outputs, collector, hashes, owners - manifest.outputs, n_new)
         table_name = f"outputs-{generation:04d}"
         table.save(self.root / table_name)
         old_table = manifest.table
@@ -315,24 +319,29 @@ def _too_common(hashes: np.ndarray, df_max: int) -> np.ndarray:
     return uniq[counts > df_max]
 
 
-def _table(collector: _Collector, owners: np.ndarray, n: int) -> OutputTable:
+def _table(collector: _Collector, hashes: np.ndarray, owners: np.ndarray, n: int) -> OutputTable:
     width = max((len(i) for i in collector.ids), default=1)
+    text = (hashes & np.uint64(1)) == TEXT
     return OutputTable(
         ids=np.array(collector.ids, dtype=f"S{width}"),
         vendor=np.array(collector.vendor, dtype=np.int32),
         model=np.array(collector.model, dtype=np.int32),
-        nfp=np.bincount(owners, minlength=n).astype(np.int32),
+        nfp_code=np.bincount(owners[~text], minlength=n).astype(np.int32),
+        nfp_text=np.bincount(owners[text], minlength=n).astype(np.int32),
     )
 
 
-def _extend(old: OutputTable, collector: _Collector, owners: np.ndarray, n: int) -> OutputTable:
-    new = _table(collector, owners, n)
+def _extend(
+    old: OutputTable, collector: _Collector, hashes: np.ndarray, owners: np.ndarray, n: int
+) -> OutputTable:
+    new = _table(collector, hashes, owners, n)
     width = max(old.ids.dtype.itemsize, new.ids.dtype.itemsize)
     return OutputTable(
         ids=np.concatenate([old.ids.astype(f"S{width}"), new.ids.astype(f"S{width}")]),
         vendor=np.concatenate([old.vendor, new.vendor]),
         model=np.concatenate([old.model, new.model]),
-        nfp=np.concatenate([old.nfp, new.nfp]),
+        nfp_code=np.concatenate([old.nfp_code, new.nfp_code]),
+        nfp_text=np.concatenate([old.nfp_text, new.nfp_text]),
     )
 
 
@@ -344,7 +353,7 @@ def _clear(path: Path) -> None:
 class _InlineExecutor(Executor):
     """Runs submitted work at once, in this process (one worker: no pool to pay for)."""
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
         future: Future[object] = Future()
         future.set_result(fn(*args, **kwargs))
         return future

@@ -3,6 +3,7 @@
 An output's set is the fingerprints of what the model *added*: its code segments in the code
 channel, its prose in the text channel, minus every fingerprint that also occurs in the request
 it was given (in either channel), so quoted context is never attributed to the vendor.
+Ambiguous segments go in both channels. A hash's lowest bit names its channel.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _unique_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _pair_keys(hashes: np.ndarray, owners: np.ndarray) -> np.ndarray:
-    return hashes ^ (owners.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    keys: np.ndarray = hashes ^ (owners.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    return keys
 
 
 def output_sets(
@@ -55,10 +57,11 @@ def output_sets(
     code: tuple[list[str], list[int]] = ([], [])
     prose: tuple[list[str], list[int]] = ([], [])
     for i, text in enumerate(texts):
-        for segment, is_code in split_segments(text):
-            target = code if is_code else prose
-            target[0].append(segment)
-            target[1].append(i)
+        for segment, (in_code, in_text) in split_segments(text):
+            for wanted, target in ((in_code, code), (in_text, prose)):
+                if wanted:
+                    target[0].append(segment)
+                    target[1].append(i)
     parts = [_pairs_of(fp, *code, CODE), _pairs_of(fp, *prose, TEXT)]
     hashes = np.concatenate([p[0] for p in parts])
     owners = np.concatenate([p[1] for p in parts])

@@ -6,7 +6,8 @@ Layout of an index directory::
     outputs/ids.npy        output ids (fixed-width bytes), one row per indexed output
     outputs/vendor.npy     vendor number per output (names in the manifest)
     outputs/model.npy      model number per output (names in the manifest)
-    outputs/nfp.npy        fingerprints per output after suppression (containment denominator)
+    outputs/nfp_code.npy   code-channel fingerprints per output after suppression, and
+    outputs/nfp_text.npy   text-channel ones (the containment denominators)
     stop.npy               sorted suppressed hashes (boilerplate: too common, or background)
     seg-NNNN/keys.npy      low 32 bits of each posting's hash, sorted within its bucket
     seg-NNNN/postings.npy  output number of each posting (uint32)
@@ -31,6 +32,7 @@ from distillguard.errors import IndexError_
 from distillguard.fingerprint import FingerprintConfig
 
 FORMAT = 1
+TABLE_ARRAYS = ("ids", "vendor", "model", "nfp_code", "nfp_text")
 MANIFEST = "manifest.json"
 
 
@@ -126,16 +128,17 @@ class OutputTable:
     ids: np.ndarray
     vendor: np.ndarray
     model: np.ndarray
-    nfp: np.ndarray
+    nfp_code: np.ndarray
+    nfp_text: np.ndarray
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        for name in ("ids", "vendor", "model", "nfp"):
+        for name in TABLE_ARRAYS:
             np.save(path / f"{name}.npy", getattr(self, name))
 
     @classmethod
     def load(cls, path: Path) -> OutputTable:
-        return cls(**{n: _load(path / f"{n}.npy") for n in ("ids", "vendor", "model", "nfp")})
+        return cls(**{n: _load(path / f"{n}.npy") for n in TABLE_ARRAYS})
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,11 @@ class MatchParams:
 
 @dataclass(frozen=True)
 class _Hits:
-    """Probe results for one batch, grouped by (document, output)."""
+    """Probe results for one batch, grouped by (document, output, channel)."""
 
     doc: np.ndarray
     output: np.ndarray
+    channel: np.ndarray
     matched: np.ndarray
     first: np.ndarray
     stop: np.ndarray
@@ -40,10 +41,9 @@ class _Hits:
 
 
 def _concat(parts: Sequence[Prints]) -> tuple[np.ndarray, ...]:
-    return tuple(
-        np.concatenate([getattr(p, name) for p in parts])
-        for name in ("hash", "doc", "start", "end")
-    ) + (np.concatenate([np.full(len(p), p.channel, np.int8) for p in parts]),)
+    names = ("hash", "doc", "start", "end")
+    arrays = [np.concatenate([getattr(p, name) for p in parts]) for name in names]
+    return (*arrays, np.concatenate([np.full(len(p), p.channel, np.int8) for p in parts]))
 
 
 class Matcher:
@@ -58,7 +58,8 @@ class Matcher:
         vendors = index.manifest.vendors
         vendor_ok = np.array([wanted(v) for v in vendors] or [False], dtype=bool)
         self._allowed = vendor_ok[index.outputs.vendor] if len(vendors) else np.zeros(0, bool)
-        self._nfp = np.asarray(index.outputs.nfp)
+        # Containment denominators, by channel (CODE = 0, TEXT = 1).
+        self._nfp = np.stack([index.outputs.nfp_code, index.outputs.nfp_text])
         self._prose = index.manifest.has_prose
 
     def match(self, texts: Sequence[str]) -> list[list[Match]]:
@@ -74,14 +75,20 @@ class Matcher:
         hits = self._group(q_hash, q_doc)
         if hits is None:
             return results
-        keep = self._decide(hits)
-        for g in np.flatnonzero(keep):
-            doc = int(hits.doc[g])
-            queries = hits.query[hits.first[g] : hits.stop[g]]
+        containment = hits.matched / np.maximum(self._nfp[hits.channel, hits.output], 1)
+        keep = np.flatnonzero(self._decide(hits.matched, containment))
+        found: dict[tuple[int, int], list[int]] = {}
+        for g in keep.tolist():
+            found.setdefault((int(hits.doc[g]), int(hits.output[g])), []).append(g)
+        for (doc, number), groups in found.items():
+            queries = np.concatenate([hits.query[hits.first[g] : hits.stop[g]] for g in groups])
             spans = _spans(batch, doc, q_start[queries], q_end[queries], q_channel[queries])
-            results[doc].append(self._match(int(hits.output[g]), int(hits.matched[g]), spans))
-        for found in results:
-            found.sort(key=lambda m: (-m.containment, m.output_id))
+            best = max(groups, key=lambda g: containment[g])
+            results[doc].append(
+                self._match(number, int(hits.matched[best]), float(containment[best]), spans)
+            )
+        for found_in_doc in results:
+            found_in_doc.sort(key=lambda m: (-m.containment, m.output_id))
         return results
 
     def _group(self, q_hash: np.ndarray, q_doc: np.ndarray) -> _Hits | None:
@@ -91,31 +98,35 @@ class Matcher:
         if not hit_q.shape[0]:
             return None
         doc, h = q_doc[hit_q], q_hash[hit_q]
-        order = np.lexsort((h, hit_out, doc))
-        doc, out, h, hit_q = doc[order], hit_out[order], h[order], hit_q[order]
-        new_group = np.r_[True, (doc[1:] != doc[:-1]) | (out[1:] != out[:-1])]
+        channel = (h & np.uint64(1)).astype(np.int64)
+        order = np.lexsort((h, channel, hit_out, doc))
+        doc, out, channel, h = doc[order], hit_out[order], channel[order], h[order]
+        hit_q = hit_q[order]
+        new_group = np.r_[
+            True,
+            (doc[1:] != doc[:-1]) | (out[1:] != out[:-1]) | (channel[1:] != channel[:-1]),
+        ]
         new_hash = new_group | np.r_[True, h[1:] != h[:-1]]
         starts = np.flatnonzero(new_group)
         group = np.cumsum(new_group) - 1
         matched = np.bincount(group, weights=new_hash).astype(np.int64)
         stops = np.append(starts[1:], doc.shape[0])
-        return _Hits(doc[starts], out[starts], matched, starts, stops, hit_q)
+        return _Hits(doc[starts], out[starts], channel[starts], matched, starts, stops, hit_q)
 
-    def _decide(self, hits: _Hits) -> np.ndarray:
+    def _decide(self, matched: np.ndarray, containment: np.ndarray) -> np.ndarray:
         p = self.params
-        total = np.maximum(self._nfp[hits.output], 1)
-        containment = hits.matched / total
-        ordinary = (containment >= p.min_containment) & (hits.matched >= p.min_fingerprints)
-        return ordinary | (hits.matched >= p.large_fingerprints)
+        ordinary = (containment >= p.min_containment) & (matched >= p.min_fingerprints)
+        return ordinary | (matched >= p.large_fingerprints)
 
-    def _match(self, number: int, matched: int, spans: tuple[tuple[int, int], ...]) -> Match:
+    def _match(
+        self, number: int, matched: int, containment: float, spans: tuple[tuple[int, int], ...]
+    ) -> Match:
         names = self.index.manifest
-        total = max(int(self._nfp[number]), 1)
         return Match(
             output_id=self.index.output_id(number),
             vendor=names.vendors[int(self.index.outputs.vendor[number])],
             model=names.models[int(self.index.outputs.model[number])],
-            containment=round(min(1.0, matched / total), 4),
+            containment=round(min(1.0, containment), 4),
             spans=spans,
             matched=matched,
         )
