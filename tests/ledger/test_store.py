@@ -16,7 +16,7 @@ from distillguard.ledger import schema as ledger_schema
 from distillguard.ledger.chain import GENESIS
 from distillguard.ledger.migrations import STEPS
 from distillguard.model import NewOutput, content_hash
-from tests.ledger.factory import T0, new_output
+from tests.ledger.factory import T0, new_output, raw_sql
 
 
 def test_exports() -> None:
@@ -244,3 +244,19 @@ def test_round_trip_of_arbitrary_text(
     if recorded.created:
         assert (got.request, got.team) == (request, team)
     assert ledger.verify().ok
+
+
+def test_a_bad_output_stops_record_many_after_the_batches_before_it(ledger: Ledger) -> None:
+    items = [new_output(0), new_output(1), new_output(2), new_output(3, vendor="")]
+    with pytest.raises(InputError, match="non-empty vendor"):
+        ledger.record_many(items, batch_size=2)
+    assert ledger.count() == 2  # the first batch was committed; retrying is idempotent
+    assert [r.created for r in ledger.record_many(items[:3])] == [False, False, True]
+
+
+def test_database_errors_become_ledger_errors(ledger: Ledger, ledger_url: str) -> None:
+    raw_sql(ledger_url, "DROP TABLE outputs")
+    with pytest.raises(LedgerError, match=r"cannot write to the ledger at .*outputs"):
+        ledger.record(new_output(1))
+    with pytest.raises(LedgerError, match="cannot read the ledger at"):
+        ledger.count()

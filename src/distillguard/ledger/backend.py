@@ -130,7 +130,8 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
 
 
 def _sqlite_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    utc = value.astimezone(UTC)
+    return utc.isoformat(sep=" ", timespec="microseconds").removesuffix("+00:00")
 
 
 @contextmanager

@@ -41,8 +41,7 @@ def output_id(idempotency_key: str) -> str:
 
 def iso_utc(value: datetime) -> str:
     """``value`` (aware) as a fixed-width UTC timestamp with microseconds."""
-    naive = value.astimezone(UTC).replace(tzinfo=None)
-    return naive.isoformat(timespec="microseconds") + "Z"
+    return value.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def canonical(record: Record) -> bytes:

@@ -20,12 +20,12 @@ OUTPUT_FIELDS = tuple(f.name for f in dataclasses.fields(Output))
 
 def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[str, Any]:
     """The row of ``new``, less ``seq``, ``prev_hash`` and ``chain_hash``; InputError if invalid."""
-    _check_strings(new, allow_nul)
+    row = {name: getattr(new, name) for name in STR_FIELDS}
+    _check_strings(row, allow_nul)
     try:
         key = new.idempotency_key()
     except ValueError as exc:
         raise InputError(f"cannot record an output from {new.vendor}/{new.model}: {exc}") from exc
-    row = {name: getattr(new, name) for name in STR_FIELDS}
     row.update(
         id=chain.output_id(key),
         idempotency_key=key,
@@ -36,21 +36,32 @@ def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[st
     return row
 
 
-def _check_strings(new: NewOutput, allow_nul: bool) -> None:
+def _check_strings(values: dict[str, Any], allow_nul: bool) -> None:
     for name in ("vendor", "model"):
-        value = getattr(new, name)
+        value = values[name]
         if not isinstance(value, str) or not value.strip():
             raise InputError(f"an output needs a non-empty {name}")
-    for name in STR_FIELDS:
-        value = getattr(new, name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise InputError(f"{name} must be a string, not {type(value).__name__}")
-        _check_text(name, value, allow_nul)
+    present = [value for value in values.values() if value is not None]
+    if all(isinstance(value, str) for value in present):
+        joined = "".join(present)  # one pass over everything for the common, valid case
+        if (joined.isascii() or _encodes(joined)) and (allow_nul or "\x00" not in joined):
+            return
+    for name, value in values.items():  # something is wrong: find what, to say so
+        if value is not None:
+            _check_text(name, value, allow_nul)
 
 
-def _check_text(name: str, value: str, allow_nul: bool) -> None:
+def _encodes(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_text(name: str, value: Any, allow_nul: bool) -> None:
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string, not {type(value).__name__}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -44,6 +44,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def as_utc(value: datetime) -> datetime:
     """``value`` in UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
