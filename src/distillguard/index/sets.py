@@ -38,11 +38,8 @@ def _pairs_of(
 
 
 def _unique_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((hashes, owners))
-    h, o = hashes[order], owners[order]
-    keep = np.ones(h.shape[0], dtype=bool)
-    keep[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
-    return h[keep], o[keep]
+    _, first = np.unique(_pair_keys(hashes, owners), return_index=True)
+    return hashes[first], owners[first]
 
 
 def _pair_keys(hashes: np.ndarray, owners: np.ndarray) -> np.ndarray:

@@ -1,31 +1,35 @@
-"""Run a scan: read units, match documents in batches, write clean/quarantine, collect results.
+"""Run a scan: read documents, match them in batches, write clean/quarantine, tally results.
 
-The local engine splits the units into tasks of a few tens of MB and runs them on ``workers``
-processes (inline when there is one). Each task opens the memory-mapped index itself.
+This process reads and writes, in input order; matching (fingerprinting and probing, the
+expensive part) runs inline with one worker, or on ``workers`` processes that each open the
+memory-mapped index once. A few batches are in flight at a time, so memory stays bounded.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+from distillguard.errors import InputError
 from distillguard.index.store import Index
-from distillguard.model import Finding
+from distillguard.model import Finding, Match
 from distillguard.scan.inputs import Document, Skipped, Unit, read_units
 from distillguard.scan.matcher import Matcher, MatchParams
 from distillguard.scan.outputs import UnitWriter
 
-TASK_BYTES = 32 << 20
 BATCH_BYTES = 4 << 20
 Progress = Callable[[int], None]
+Batch = list[tuple[Unit, Document]]
 
 
 @dataclass(frozen=True)
 class ScanJob:
-    """Everything a worker needs to scan its units (picklable)."""
+    """Everything a worker needs to scan (picklable, hashable)."""
 
     index_root: Path
     out_dir: Path
@@ -37,7 +41,7 @@ class ScanJob:
 
 @dataclass
 class Tally:
-    """What a task (or the whole scan) found."""
+    """What the scan found."""
 
     documents: int = 0
     flagged: int = 0
@@ -45,35 +49,24 @@ class Tally:
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
-    def add(self, other: Tally) -> None:
-        self.documents += other.documents
-        self.flagged += other.flagged
-        self.bytes += other.bytes
-        self.findings.extend(other.findings)
-        self.skipped.extend(other.skipped)
+
+@lru_cache(maxsize=1)
+def _matcher(index_root: Path, vendors: frozenset[str], params: MatchParams) -> Matcher:
+    """This process's matcher (a worker keeps its memory-mapped index open between batches)."""
+    return Matcher(Index.open(index_root), vendors.__contains__, params)
 
 
-def tasks(units: Sequence[Unit], size: int = TASK_BYTES) -> list[list[Unit]]:
-    """Group units, in order, into tasks of about ``size`` bytes."""
-    groups: list[list[Unit]] = []
-    current: list[Unit] = []
-    total = 0
-    for unit in units:
-        if current and total + unit.size > size:
-            groups.append(current)
-            current, total = [], 0
-        current.append(unit)
-        total += unit.size
-    if current:
-        groups.append(current)
-    return groups
+def match_texts(job: ScanJob, texts: list[str]) -> list[list[Match]]:
+    return _matcher(job.index_root, job.vendors, job.params).match(texts)
 
 
 class _Writers:
-    """Open writers of the units whose documents are still pending."""
+    """Open writers of the units whose documents are still coming."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, tally: Tally, progress: Progress | None) -> None:
         self.out_dir = out_dir
+        self.tally = tally
+        self.progress = progress
         self.open: dict[Unit, UnitWriter] = {}
         self.seen: set[Unit] = set()
 
@@ -87,20 +80,29 @@ class _Writers:
     def close_all_but(self, keep: Unit | None) -> None:
         """Close the writers of units read to the end (all but the one being read)."""
         for unit in [u for u in self.open if u != keep]:
-            self.open.pop(unit).close()
+            self._close(unit, self.open.pop(unit))
+
+    def _close(self, unit: Unit, writer: UnitWriter) -> None:
+        try:
+            writer.close()
+        except InputError as exc:
+            self.tally.skipped.append(Skipped(unit.path, f"could not be written out: {exc}"))
+        if self.progress:
+            self.progress(unit.size)
 
     def finish(self, units: Sequence[Unit]) -> None:
         """Close everything; a record file that gave no document still gets its clean file."""
         self.close_all_but(None)
         for unit in units:
-            if unit.kind != "file" and unit not in self.seen:
-                UnitWriter(unit, self.out_dir).close()
+            if unit not in self.seen:
+                if unit.kind != "file":
+                    self._close(unit, UnitWriter(unit, self.out_dir))
+                elif self.progress:
+                    self.progress(unit.size)
 
 
-def _batches(
-    items: Iterator[tuple[Unit, Document | Skipped]], tally: Tally
-) -> Iterator[list[tuple[Unit, Document]]]:
-    batch: list[tuple[Unit, Document]] = []
+def _batches(items: Iterator[tuple[Unit, Document | Skipped]], tally: Tally) -> Iterator[Batch]:
+    batch: Batch = []
     size = 0
     for unit, item in items:
         if isinstance(item, Skipped):
@@ -115,25 +117,29 @@ def _batches(
         yield batch
 
 
-def run_task(job: ScanJob, units: Sequence[Unit]) -> Tally:
-    """Scan some units, in order: the work of one worker process."""
-    matcher = Matcher(Index.open(job.index_root), job.vendors.__contains__, job.params)
-    tally = Tally()
-    writers = _Writers(job.out_dir)
-    items = read_units(units, text_field=job.text_field, id_field=job.id_field)
-    try:
-        for batch in _batches(items, tally):
-            _scan_batch(matcher, batch, writers, tally)
-            writers.close_all_but(batch[-1][0])
-    finally:
-        writers.finish(units)
-    return tally
+def _matched_inline(
+    job: ScanJob, batches: Iterator[Batch]
+) -> Iterator[tuple[Batch, list[list[Match]]]]:
+    for batch in batches:
+        yield batch, match_texts(job, [doc.text for _, doc in batch])
 
 
-def _scan_batch(
-    matcher: Matcher, batch: list[tuple[Unit, Document]], writers: _Writers, tally: Tally
-) -> None:
-    found = matcher.match([doc.text for _, doc in batch])
+def _matched_parallel(
+    job: ScanJob, batches: Iterator[Batch], pool: Executor, ahead: int
+) -> Iterator[tuple[Batch, list[list[Match]]]]:
+    """Batches with their matches, in order, with up to ``ahead`` batches in flight."""
+    flight: deque[tuple[Batch, Future[list[list[Match]]]]] = deque()
+    for batch in batches:
+        flight.append((batch, pool.submit(match_texts, job, [doc.text for _, doc in batch])))
+        if len(flight) >= ahead:
+            done, future = flight.popleft()
+            yield done, future.result()
+    while flight:
+        done, future = flight.popleft()
+        yield done, future.result()
+
+
+def _record(tally: Tally, writers: _Writers, batch: Batch, found: list[list[Match]]) -> None:
     for (unit, doc), matches in zip(batch, found, strict=True):
         writers.write(unit, doc, bool(matches))
         tally.documents += 1
@@ -141,43 +147,28 @@ def _scan_batch(
         if matches:
             tally.flagged += 1
             tally.findings.append(Finding(doc.doc, tuple(matches)))
+    writers.close_all_but(batch[-1][0])
 
 
 def run(
     job: ScanJob, units: Sequence[Unit], workers: int, progress: Progress | None = None
 ) -> Tally:
-    """Scan all units on ``workers`` processes; results in input order."""
-    share = sum(u.size for u in units) // (max(workers, 1) * 4) + 1
-    groups = tasks(units, min(TASK_BYTES, max(1 << 20, share)))
-    total = Tally()
-    if workers <= 1 or len(groups) <= 1:
-        for group in groups:
-            total.add(run_task(job, group))
-            if progress:
-                progress(sum(u.size for u in group))
-        return total
-    for tally in _parallel(job, groups, workers, progress):
-        total.add(tally)
-    return total
-
-
-def _parallel(
-    job: ScanJob, groups: list[list[Unit]], workers: int, progress: Progress | None
-) -> Iterable[Tally]:
-    results: dict[int, Tally] = {}
-    with ProcessPoolExecutor(workers) as pool:
-        futures: dict[Future[Tally], int] = {
-            pool.submit(run_task, job, group): i for i, group in enumerate(groups)
-        }
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                i = futures[future]
-                results[i] = future.result()
-                if progress:
-                    progress(sum(u.size for u in groups[i]))
-    return [results[i] for i in range(len(groups))]
+    """Scan all units; documents, findings and outputs keep the input order."""
+    tally = Tally()
+    writers = _Writers(job.out_dir, tally, progress)
+    items = read_units(units, text_field=job.text_field, id_field=job.id_field)
+    batches = _batches(items, tally)
+    try:
+        if workers <= 1:
+            for batch, found in _matched_inline(job, batches):
+                _record(tally, writers, batch, found)
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                for batch, found in _matched_parallel(job, batches, pool, 2 * workers):
+                    _record(tally, writers, batch, found)
+    finally:
+        writers.finish(units)
+    return tally
 
 
 def default_workers() -> int:

@@ -43,6 +43,6 @@ def report_json(tally: Tally, seconds: float, extra: dict[str, Any]) -> dict[str
 def write_report(out_dir: Path, report: dict[str, Any]) -> Path:
     path = out_dir / REPORT
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    tmp.write_text(json.dumps(report, indent=1), encoding="ascii")
     tmp.replace(path)
     return path
