@@ -154,7 +154,8 @@ TRIVIAL = 'import os\n\n\nif __name__ == "__main__":\n    main()\n'
 
 def embed(snippet: str, host: str = HOST) -> tuple[str, int, int]:
     """``host`` with ``snippet`` inserted in its middle, and the snippet's span."""
-    cut = host.index("\n\ndef main")
+    found = host.find("\n\n", len(host) // 2)
+    cut = found if found >= 0 else len(host)
     doc = host[:cut] + "\n\n\n" + snippet + host[cut:]
     start = cut + 3
     return doc, start, start + len(snippet)

@@ -125,12 +125,16 @@ def record(obj: _Context, /, file: Any, jsonl: Any, request: Any, **fields: Any)
     if not fields["vendor"] or not fields["model"]:
         raise click.UsageError("--vendor and --model are required")
     new = NewOutput(
-        text=_decode(file.read(), file.name),
-        request=_decode(request.read(), request.name) if request else None,
+        text=_decode(file.read(), _name(file)),
+        request=_decode(request.read(), _name(request)) if request else None,
         **fields,
     )
     with obj.ledger() as ledger:
         click.echo(ledger.record(new).id)
+
+
+def _name(fh: Any) -> str:
+    return str(getattr(fh, "name", "<stdin>"))
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -143,7 +147,7 @@ def _decode(data: bytes, name: str) -> str:
 def _record_jsonl(obj: _Context, fh: Any) -> None:
     good: list[NewOutput] = []
     bad: list[BadLine] = []
-    for item in parse_jsonl(fh, fh.name):
+    for item in parse_jsonl(fh, _name(fh)):
         (bad if isinstance(item, BadLine) else good).append(item)  # type: ignore[arg-type]
     with obj.ledger() as ledger:
         results = ledger.record_many(good)
