@@ -14,8 +14,16 @@ import zstandard
 from click.testing import CliRunner, Result
 
 from distillguard.cli import main
-from tests.samples import HOST, JS_OUTPUT, JS_RENAMED, PROSE_EDITED, PROSE_OUTPUT, PY_OUTPUT
-from tests.samples import PY_RENAMED, embed
+from tests.samples import (
+    HOST,
+    JS_OUTPUT,
+    JS_RENAMED,
+    PROSE_EDITED,
+    PROSE_OUTPUT,
+    PY_OUTPUT,
+    PY_RENAMED,
+    embed,
+)
 
 
 @pytest.fixture
@@ -243,3 +251,37 @@ def test_clear_errors_exit_2(run, tmp_path: Path) -> None:  # type: ignore[no-un
     (tmp_path / "bad.toml").write_text("[vendors.x]\nclass = 'friendly'\n")
     bad = run("--config", "bad.toml", "config", "validate")
     assert bad.exit_code == 2 and "friendly" in bad.output
+
+
+def test_fingerprints_only_keeps_no_text_and_still_finds_it(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out_id = run(
+        "record",
+        "-",
+        "--vendor",
+        "anthropic",
+        "--model",
+        "m",
+        "--fingerprints-only",
+        input=PY_OUTPUT,
+    ).output.strip()
+    with sqlite3.connect(tmp_path / "home" / "ledger.db") as db:
+        text, request, prints = db.execute(
+            "SELECT text, request, fingerprints FROM outputs"
+        ).fetchone()
+    assert text is None and request is None and len(prints) > 80
+    again = run(
+        "record",
+        "-",
+        "--vendor",
+        "anthropic",
+        "--model",
+        "m",
+        "--fingerprints-only",
+        input=PY_OUTPUT,
+    )
+    assert again.output.strip() == out_id
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "copy.py").write_text(embed(PY_RENAMED)[0])
+    run("scan", "data", "--out", "out")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [f["matches"][0]["output_id"] for f in report["findings"]] == [out_id]

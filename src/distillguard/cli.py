@@ -30,7 +30,9 @@ from distillguard import __version__
 from distillguard.capture.manual import BadLine, parse_jsonl
 from distillguard.config import Settings, load_settings
 from distillguard.errors import DistillguardError
+from distillguard.fingerprint import FingerprintConfig
 from distillguard.index.build import IndexBuilder
+from distillguard.index.sets import privacy_form
 from distillguard.index.store import Manifest
 from distillguard.ledger import Ledger
 from distillguard.model import NewOutput
@@ -114,11 +116,19 @@ def main(ctx: click.Context, config: str | None) -> None:
 @click.option("--source-id", help="Where it came from (makes distinct copies distinct).")
 @click.option("--message-id", help="The vendor's message/response id (idempotency key).")
 @click.option("--request", "request", type=click.File("rb"), help="What the model was given.")
+@click.option(
+    "--fingerprints-only",
+    is_flag=True,
+    help="Privacy mode: keep the fingerprints and a content hash, not the text.",
+)
 @click.pass_obj
-def record(obj: _Context, /, file: Any, jsonl: Any, request: Any, **fields: Any) -> None:
+def record(
+    obj: _Context, /, file: Any, jsonl: Any, request: Any, fingerprints_only: bool, **fields: Any
+) -> None:
     """Record an output (FILE or - for stdin); prints its id. Idempotent."""
+    private = fingerprints_only or obj.settings.fingerprints_only
     if jsonl is not None:
-        _record_jsonl(obj, jsonl)
+        _record_jsonl(obj, jsonl, private)
         return
     if file is None:
         raise click.UsageError("give FILE (or - for stdin), or --jsonl FILE")
@@ -129,6 +139,8 @@ def record(obj: _Context, /, file: Any, jsonl: Any, request: Any, **fields: Any)
         request=_decode(request.read(), _name(request)) if request else None,
         **fields,
     )
+    if private:
+        new = privacy_form(new, FingerprintConfig())
     with obj.ledger() as ledger:
         click.echo(ledger.record(new).id)
 
@@ -144,11 +156,14 @@ def _decode(data: bytes, name: str) -> str:
         raise click.BadParameter(f"{name}: invalid UTF-8 at byte {exc.start}") from exc
 
 
-def _record_jsonl(obj: _Context, fh: Any) -> None:
+def _record_jsonl(obj: _Context, fh: Any, private: bool) -> None:
     good: list[NewOutput] = []
     bad: list[BadLine] = []
     for item in parse_jsonl(fh, _name(fh)):
-        (bad if isinstance(item, BadLine) else good).append(item)  # type: ignore[arg-type]
+        if isinstance(item, BadLine):
+            bad.append(item)
+        else:
+            good.append(privacy_form(item, FingerprintConfig()) if private else item)
     with obj.ledger() as ledger:
         results = ledger.record_many(good)
     created = sum(r.created for r in results)

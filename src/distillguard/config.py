@@ -49,6 +49,7 @@ class Settings:
     vendor_classes: Mapping[str, str] = field(default_factory=dict)
     upstreams: Mapping[str, Upstream] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
+    fingerprints_only: bool = False
 
     @property
     def index_dir(self) -> Path:
@@ -81,6 +82,7 @@ def load_settings(
         vendor_classes=_vendor_classes(data),
         upstreams=_upstreams(data),
         rules=_rules(data),
+        fingerprints_only=_fingerprints_only(data),
     )
 
 
@@ -185,3 +187,10 @@ def _rules(data: Mapping[str, Any]) -> tuple[Rule, ...]:
             raise ConfigError(f"{where} ({spec['id']}): deny must be a class or a list of vendors")
         rules.append(Rule(id=spec["id"], paths=tuple(paths), deny=deny))
     return tuple(rules)
+
+
+def _fingerprints_only(data: Mapping[str, Any]) -> bool:
+    value = _table(data, "ledger").get("fingerprints_only", False)
+    if not isinstance(value, bool):
+        raise ConfigError("[ledger] fingerprints_only must be true or false")
+    return value

@@ -9,11 +9,19 @@ Ambiguous segments go in both channels. A hash's lowest bit names its channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from distillguard.fingerprint import CODE, TEXT, EncodedBatch, Fingerprinter, split_segments
+from distillguard.fingerprint import (
+    CODE,
+    TEXT,
+    EncodedBatch,
+    FingerprintConfig,
+    Fingerprinter,
+    split_segments,
+)
+from distillguard.model import NewOutput
 
 
 @dataclass(frozen=True)
@@ -80,3 +88,21 @@ def background_hashes(fp: Fingerprinter, texts: Sequence[str]) -> np.ndarray:
         return np.empty(0, np.uint64)
     batch = EncodedBatch(texts)
     return np.unique(np.concatenate([fp.code(batch).hash, fp.text(batch).hash]))
+
+
+def privacy_form(new: NewOutput, config: FingerprintConfig) -> NewOutput:
+    """The output as fingerprints-only mode records it: its fingerprint set, no text.
+
+    The request is fingerprinted (to subtract what was quoted) and then dropped too.
+    """
+    if new.text is None:
+        return new
+    sets = output_sets(Fingerprinter(config), [new.text], [new.request])
+    return replace(
+        new,
+        text=None,
+        request=None,
+        text_hash=new.content_hash(),
+        fingerprints=np.sort(sets.hash).tobytes(),
+        fp_config=config.id,
+    )
