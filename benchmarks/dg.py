@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,7 @@ def run(corpus: Corpus, workers: int = 1, keep: bool = False) -> RunResult:
         proc, record_s = _run([exe, "record", "--jsonl", str(corpus.outputs_jsonl)], home, tmp)
         if proc.returncode != 0:
             return _fail(result, "record --jsonl", proc)
-        ids = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+        result.extra["record_stdout"] = proc.stdout.strip()[-200:]
         proc, index_s = _run([exe, "index", "build"], home, tmp)
         if proc.returncode != 0:
             return _fail(result, "index build", proc)
@@ -74,16 +75,32 @@ def run(corpus: Corpus, workers: int = 1, keep: bool = False) -> RunResult:
         if proc.returncode not in (0, 1) or not (out / "report.json").exists():
             return _fail(result, "scan", proc)
         report = json.loads((out / "report.json").read_text())
+        ids = _output_ids(home, corpus)
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     result.index_seconds, result.scan_seconds = index_s, scan_s
     result.scan_bytes = sum(d.size for d in corpus.docs)
     _read_report(result, report, scan_root)
-    if len(ids) == len(corpus.outputs):
+    if ids is not None:
         result.extra["output_ids"] = ids
     result.extra["record_seconds"] = record_s
     return result
+
+
+def _output_ids(home: Path, corpus: Corpus) -> list[str] | None:
+    """Ledger id of each output, by source_id, read from the SQLite ledger when it is there
+    (``record --jsonl`` prints a summary, not ids); None when it cannot be read."""
+    db = home / "ledger.db"
+    if not db.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            rows = dict(conn.execute("SELECT source_id, id FROM outputs").fetchall())
+    except sqlite3.Error:
+        return None
+    ids = [rows.get(o.source_id) for o in corpus.outputs]
+    return ids if all(ids) else None  # type: ignore[return-value]
 
 
 def _read_report(result: RunResult, report: dict, scan_root: str) -> None:

@@ -8,6 +8,7 @@ import random
 import re
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH, MinHashLSHEnsemble
@@ -112,24 +113,14 @@ def _params(**extra: object) -> dict[str, object]:
     return {"shingle": f"{SHINGLE_K} lower-cased tokens", "num_perm": NUM_PERM, **extra}
 
 
-def run_copydetect(
-    corpus: Corpus, sample: int, seed: int, display_t: float = 0.5
-) -> list[RunResult]:
-    """copydetect with outputs as reference files and documents as test files.
+def _copydetect_group(
+    corpus: Corpus, docs: list, outputs: list[Path], prose: bool
+) -> tuple[np.ndarray, np.ndarray, list[str], float, float]:
+    """One CopyDetector run; returns per-document max output-side and test-side similarity."""
+    from copydetect import CopyDetector
 
-    copydetect compares every test file with every reference file in Python, so it runs on a
-    seeded random sample of the documents against all outputs. Two decision rules read the
-    same similarity matrix: 'copydetect' flags a document when some output has >= display_t
-    of its tokens found in it (the containment direction this task needs), 'copydetect-stock'
-    uses copydetect's own report rule (share of the *test file* copied > 0.33, its default).
-    """
-    from copydetect import CopyDetector, defaults
-
-    logging.getLogger().setLevel(logging.ERROR)  # copydetect warns on every plain-text file
-    docs = sorted(corpus.docs, key=lambda d: d.relpath)
-    docs = random.Random(f"copydetect-{seed}").sample(docs, k=min(sample, len(docs)))
-    detector = CopyDetector(extensions=["*"], silent=True, autoopen=False)
-    for path in corpus.output_files():
+    detector = CopyDetector(extensions=["*"], silent=True, autoopen=False, disable_filtering=prose)
+    for path in outputs:
         detector.add_file(str(path), type="ref")
     for doc in docs:
         detector.add_file(str(corpus.doc_path(doc)), type="test")
@@ -140,16 +131,60 @@ def run_copydetect(
     detector.run()
     scan_seconds = time.perf_counter() - t0
     sim = detector.similarity_matrix
-    test_rel = {str(corpus.doc_path(d)): d.relpath for d in docs}
-    relpaths = [test_rel[f] for f in detector.test_files]
-    contained = np.max(sim[:, :, 1], axis=1) >= display_t
-    stock = np.max(sim[:, :, 0], axis=1) > defaults.DISPLAY_THRESHOLD
-    scan_bytes = sum(d.size for d in docs)
+    rel = {str(corpus.doc_path(d)): d.relpath for d in docs}
+    relpaths = [rel[f] for f in detector.test_files]
+    return sim[:, :, 1].max(axis=1), sim[:, :, 0].max(axis=1), relpaths, index_seconds, scan_seconds
+
+
+def run_copydetect(
+    corpus: Corpus, sample: int, seed: int, thresholds: tuple[float, ...] = (0.5, 0.8)
+) -> list[RunResult]:
+    """copydetect with outputs as reference files and documents as test files.
+
+    copydetect compares every test file with every reference file in Python, so it runs on a
+    seeded random sample of the documents against all outputs of the same family: code
+    documents against code outputs with its token filtering (pygments; names -> V/F/O, strings
+    -> S), prose documents against prose outputs with filtering disabled (its lexers drop all
+    plain text). Decision rules on the same similarity matrix: 'copydetect' flags a document
+    when some output has >= t of its fingerprinted tokens in it (the containment direction
+    this task needs); 'copydetect-stock' is copydetect's own report rule (share of the *test
+    file* copied > 0.33, its default display threshold).
+    """
+    from copydetect import defaults
+
+    logging.getLogger().setLevel(logging.ERROR)  # copydetect warns on every plain-text file
+    docs = sorted(corpus.docs, key=lambda d: d.relpath)
+    docs = random.Random(f"copydetect-{seed}").sample(docs, k=min(sample, len(docs)))
+    out_files = corpus.output_files()
+    ref_side, test_side, relpaths = [], [], []
+    index_seconds = scan_seconds = 0.0
+    for prose in (False, True):
+        group = [d for d in docs if (d.kind == "prose") == prose]
+        refs = [
+            p
+            for o, p in zip(corpus.outputs, out_files, strict=True)
+            if (o.kind == "prose") == prose
+        ]
+        if not group:
+            continue
+        ref_max, test_max, rels, index_s, scan_s = _copydetect_group(corpus, group, refs, prose)
+        ref_side.append(ref_max)
+        test_side.append(test_max)
+        relpaths += rels
+        index_seconds += index_s
+        scan_seconds += scan_s
+    ref_all, test_all = np.concatenate(ref_side), np.concatenate(test_side)
+    stock_t = defaults.DISPLAY_THRESHOLD
+    rules = [
+        (f"copydetect@{t}", ref_all >= t, f"output-side similarity >= {t}") for t in thresholds
+    ]
+    rules.append(("copydetect-stock", test_all > stock_t, f"test-side similarity > {stock_t}"))
+    note = (
+        f"random sample of {len(docs)} of {len(corpus.docs)} documents, each against all "
+        f"outputs of its family (code or prose); copydetect compares every pair in Python"
+    )
     results = []
-    for name, mask, rule in (
-        ("copydetect", contained, f"max over outputs of output-side similarity >= {display_t}"),
-        ("copydetect-stock", stock, f"test-side similarity > {defaults.DISPLAY_THRESHOLD}"),
-    ):
+    for name, mask, rule in rules:
         results.append(
             RunResult(
                 name=name,
@@ -157,16 +192,14 @@ def run_copydetect(
                 evaluated={d.relpath for d in docs},
                 index_seconds=index_seconds,
                 scan_seconds=scan_seconds,
-                scan_bytes=scan_bytes,
+                scan_bytes=sum(d.size for d in docs),
                 params={
                     "noise_t": defaults.NOISE_THRESHOLD,
                     "guarantee_t": defaults.GUARANTEE_THRESHOLD,
                     "rule": rule,
+                    "filtering": "code: on, prose: off",
                 },
-                notes=[
-                    f"random sample of {len(docs)} of {len(corpus.docs)} documents against all "
-                    f"{len(corpus.outputs)} outputs (copydetect compares every pair in Python)"
-                ],
+                notes=[note],
             )
         )
     return results

@@ -106,11 +106,13 @@ def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def errors(corpus: Corpus, result: RunResult, limit: int = 15) -> dict[str, list[dict]]:
+def errors(corpus: Corpus, result: RunResult, limit: int = 30) -> dict[str, list[dict]]:
     """A few missed positives and falsely flagged negatives, to steer tuning."""
     docs = [d for d in corpus.docs if result.evaluated is None or d.relpath in result.evaluated]
     missed = [d for d in docs if d.label and d.relpath not in result.flagged]
     false = [d for d in docs if not d.label and d.relpath in result.flagged]
+    ids = result.extra.get("output_ids") or []
+    by_id = {oid: idx for idx, oid in enumerate(ids)}
 
     def describe(d: Document) -> dict[str, Any]:
         info = {
@@ -129,8 +131,7 @@ def errors(corpus: Corpus, result: RunResult, limit: int = 15) -> dict[str, list
             }
         if d.relpath in result.matches:
             info["matches"] = [
-                {k: m.get(k) for k in ("output_id", "containment")}
-                for m in result.matches[d.relpath][:3]
+                _describe_match(m, by_id, corpus) for m in result.matches[d.relpath][:3]
             ]
         if d.inserted_units:
             info["inserted"] = d.inserted_units
@@ -142,6 +143,22 @@ def errors(corpus: Corpus, result: RunResult, limit: int = 15) -> dict[str, list
         "missed": [describe(d) for d in _spread(missed, limit)],
         "false_positives": [describe(d) for d in _spread(false, limit)],
     }
+
+
+def _describe_match(m: dict[str, Any], by_id: dict[str, int], corpus: Corpus) -> dict[str, Any]:
+    info = {k: m.get(k) for k in ("output_id", "containment")}
+    idx = by_id.get(m.get("output_id", ""))
+    if idx is not None:
+        out = corpus.outputs[idx]
+        info["output"] = {
+            "idx": idx,
+            "role": out.role,
+            "kind": out.kind,
+            "source": f"{out.package}:{out.name}",
+            "license_header_lines": out.license_header.count("\n"),
+            "body_lines": out.body.count("\n") + 1,
+        }
+    return info
 
 
 def _spread(docs: list[Document], limit: int) -> list[Document]:

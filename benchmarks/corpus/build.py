@@ -23,7 +23,7 @@ from .model import (
     Unit,
 )
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 OUTPUT_TARGETS = {"py": 3500, "js": 2500, "prose": 2500}
 TRIVIAL_TARGETS = {"py": 200, "js": 100}
@@ -40,7 +40,7 @@ MAX_FILES = {"py": 5000, "js": 6000}
 PER_FILE = 3
 LICENSE_SHARE = 0.12
 PRELUDE_SHARE = 0.15
-MIN_PARTIAL_LINES, MIN_PARTIAL_WORDS = 12, 60
+MIN_PARTIAL_LINES, MIN_PARTIAL_WORDS = 12, 50
 VENDORS = (
     ("anthropic", "claude-sonnet-4-5"),
     ("openai", "gpt-5-codex"),
@@ -269,15 +269,17 @@ def make_positives(
         rng.shuffle(available)
         for etype in CODE_EDITS if kind in CODE_KINDS else PROSE_EDITS:
             made = 0
-            for _ in range(POSITIVES_PER_EDIT[kind] * 6):
-                if made == POSITIVES_PER_EDIT[kind] or not available:
+            for _ in range(POSITIVES_PER_EDIT[kind] * 4):
+                eligible = [o for o in available if _eligible(o, etype)]
+                if made == POSITIVES_PER_EDIT[kind] or not eligible:
                     break
-                out = available[rng.randrange(len(available))]
-                if not _eligible(out, etype):
-                    continue
+                out = rng.choice(eligible)
                 result = _edit(out, etype, rng, donors)
-                if result is None or not truth.positive_ok(out.body, result[0], kind):
-                    built.dropped[f"positive:{etype}"][kind] += 1
+                if result is None:
+                    built.dropped[f"positive:{etype}"][f"{kind}:inapplicable"] += 1
+                    continue
+                if not truth.positive_ok(out.body, result[0], kind):
+                    built.dropped[f"positive:{etype}"][f"{kind}:truth"] += 1
                     continue
                 edited, note = result
                 keep_header = out.license_header and not edits.drops_header(etype, note)
@@ -439,7 +441,8 @@ def build(seed: int, work: Path) -> Path:
         return out_dir
     t0 = time.perf_counter()
     rng = random.Random(seed)
-    packages = sources.python_packages() + sources.js_packages(sources.ensure_npm(work / "npm"))
+    modules = sources.ensure_npm(work / "npm")
+    packages = sources.python_packages() + sources.js_packages(modules)
     src, host_pkgs = sources.split_packages(packages, seed)
     log(f"{len(src)} source packages, {len(host_pkgs)} host packages")
     files = collect_units(src, rng)
@@ -456,6 +459,7 @@ def build(seed: int, work: Path) -> Path:
         "generator_version": GENERATOR_VERSION,
         "source_packages": sorted(p.name for p in src),
         "host_packages": sorted(p.name for p in host_pkgs),
+        "npm_versions": sources.npm_versions(modules),
         "truth_rule": truth.__doc__,
         **summary(built),
     }

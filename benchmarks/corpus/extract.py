@@ -13,6 +13,7 @@ from .model import Unit
 
 MIN_LINES, MAX_LINES = 8, 80
 MIN_WORDS = 40
+TRIVIAL_MAX_LINES, TRIVIAL_MAX_CHARS = 3, 80  # a trivial snippet: <= 3 lines, <= 80 non-blank
 LICENSE_RE = re.compile(r"licen[cs]e|copyright", re.IGNORECASE)
 LEGAL_RE = re.compile(r"licen[cs]|warrant|copyright|liabilit", re.IGNORECASE)
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -28,6 +29,11 @@ class FileUnits:
     trivial: list[Unit] = field(default_factory=list)  # 2-3 line functions, main guards
     license_header: str = ""
     imports: list[str] = field(default_factory=list)
+
+
+def is_trivial(text: str) -> bool:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return len(lines) <= TRIVIAL_MAX_LINES and len(re.sub(r"\s", "", text)) <= TRIVIAL_MAX_CHARS
 
 
 def read_text(path: Path) -> str | None:
@@ -104,11 +110,11 @@ def python_file(package: str, path: Path, rel: str) -> FileUnits | None:
         unit = Unit(**{**unit.__dict__, "name": node.name})  # type: ignore[attr-defined]
         if MIN_LINES <= n <= MAX_LINES:
             found.units.append(unit)
-        elif n <= 3 and not isinstance(node, ast.ClassDef):
+        elif is_trivial(unit.text) and not isinstance(node, ast.ClassDef):
             found.trivial.append(unit)
     for node in tree.body:
-        if _is_main_guard(node) and (node.end_lineno or 0) - node.lineno <= 2:
-            block = dedent_block(lines[node.lineno - 1 : node.end_lineno])
+        block = dedent_block(lines[node.lineno - 1 : node.end_lineno])
+        if _is_main_guard(node) and is_trivial(block):
             found.trivial.append(Unit("py", block, package, rel, node.lineno, node.end_lineno or 0))
         if isinstance(node, ast.Import | ast.ImportFrom) and node.lineno == node.end_lineno:
             found.imports.append(lines[node.lineno - 1].strip())
@@ -293,7 +299,7 @@ def js_file(package: str, path: Path, rel: str) -> FileUnits | None:
         )
         if MIN_LINES <= n <= MAX_LINES:
             found.units.append(unit)
-        elif n <= 3:
+        elif is_trivial(unit.text):
             found.trivial.append(unit)
     found.imports = [
         ln.strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
@@ -79,6 +80,16 @@ def ensure_npm(npm_dir: Path) -> Path:
     cmd += ["--ignore-scripts", "--no-save", *NPM_PACKAGES]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return modules
+
+
+def npm_versions(modules: Path) -> dict[str, str]:
+    """Installed versions of the requested npm packages (the corpus records them)."""
+    out = {}
+    for name in NPM_PACKAGES:
+        manifest = modules / name / "package.json"
+        if manifest.exists():
+            out[name] = json.loads(manifest.read_text()).get("version", "?")
+    return out
 
 
 def _skipped(path: Path, root: Path) -> bool:
