@@ -201,3 +201,15 @@ def test_any_text_fingerprints_without_error_and_spans_stay_inside(text: str) ->
             s = batch.char_offsets(0, channel, prints.start[mine])
             e = batch.char_offsets(0, channel, prints.end[mine])
             assert (s >= 0).all() and (s < e).all() and (e <= len(text)).all()
+
+
+def test_attribute_and_method_names_count() -> None:
+    # Renaming locals keeps fingerprints; calling another method is other code.
+    a = "def f(rows, out):\n    for r in rows:\n        out.append(r.strip().lower())\n    return out\n"
+    b = a.replace(".append(", ".extend(")
+    renamed = (
+        a.replace("rows", "items").replace("out", "acc").replace(" r ", " x ").replace("(r.", "(x.")
+    )
+    config = FingerprintConfig(code_k=5)
+    assert hashes(a, config=config) == hashes(renamed, config=config)
+    assert hashes(a, config=config) != hashes(b, config=config)

@@ -19,11 +19,11 @@ class FingerprintConfig:
     fingerprint. ``version`` changes whenever normalization changes meaning.
     """
 
-    version: int = 1
+    version: int = 2
     code_k: int = 13
     code_w: int = 6
-    text_k: int = 7
-    text_w: int = 5
+    text_k: int = 4
+    text_w: int = 3
     seed: int = 0x5EED
 
     def __post_init__(self) -> None:

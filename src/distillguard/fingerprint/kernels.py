@@ -10,7 +10,8 @@ Code channel (language-agnostic, edit-tolerant):
   are dropped, so reformatting and changed comments do not matter;
 - every string literal (any quoting, triple quotes, template strings) is one STR token, so
   changed docstrings and quoting do not matter;
-- keywords and well-known builtins keep their names; every other identifier becomes ID, tagged
+- keywords, well-known builtins and names after a ``.`` (attributes, methods: API surface that
+  renaming locals leaves alone) keep their names; every other identifier becomes ID, tagged
   with the distance to its previous use *inside the k-gram*, so consistent renaming does not
   matter but data flow still does.
 Text channel: words (letters, digits, ``_``, any non-ASCII), ASCII lowercased; punctuation and
@@ -34,6 +35,7 @@ ID_REF = np.uint64(0x1D1000)
 STR_TOKEN = np.uint64(0x57A1)
 NUM_SALT = np.uint64(0x4E554D0000000000)
 PUNCT_BASE = np.uint64(0x9000)
+DOT_TOKEN = PUNCT_BASE + np.uint64(46)
 ONE = np.uint64(1)
 NOT_IDENT = -1
 # Identifier back-references kept only up to this many tokens.
@@ -196,7 +198,8 @@ def _code_tokens(
                 i = j
                 continue
             h = _fnv(buf, i, j, False)
-            if _in_table(keywords, h):
+            after_dot = n > 0 and val[n - 1] == DOT_TOKEN and ref[n - 1] == NOT_IDENT
+            if after_dot or _in_table(keywords, h):
                 val[n] = h
                 ref[n] = NOT_IDENT
             else:

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from distillguard.fingerprint.config import CODE, TEXT
 from distillguard.fingerprint.kernels import FNV_OFFSET, FNV_PRIME
 
 # Identifiers that keep their name in the code channel: keywords and builtins of common
@@ -42,6 +43,8 @@ KEYWORDS = frozenset(
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*$", re.MULTILINE)
 # Characters that are rare in prose and common in every programming language.
 _CODE_CHARS = "{}()[];=_<>"
+_LEGAL = re.compile(r"(?i)copyright|licen[cs]e|\(c\)|spdx|all rights reserved")
+_HEADER = re.compile(r"\A(?:[ \t]*(?:#|//|/\*|\*|--)[^\n]*(?:\n|\Z)|[ \t]*\n)+")
 # Measured on the stdlib: 99% of functions are above CODE_MIN, 90% of docstring prose below it.
 CODE_MIN = 0.15
 PROSE_MAX = 0.5
@@ -79,37 +82,51 @@ def code_density(text: str) -> float:
     return sum(sample.count(c) for c in _CODE_CHARS) / words if words else 0.0
 
 
-def channels_of(text: str) -> tuple[bool, bool]:
-    """Which channels an output segment is fingerprinted in: ``(code, text)``.
-
-    Clear code gets the code channel only, clear prose the text channel only; the ambiguous
-    middle (code heavy with comments, prose full of identifiers) gets both, and evidence in
-    either channel counts.
-    """
-    density = code_density(text)
-    return density >= CODE_MIN, density < PROSE_MAX
+def strip_header(text: str) -> str:
+    """``text`` without a leading comment block that is a copyright or license notice."""
+    header = _HEADER.match(text)
+    if header and _LEGAL.search(header.group()):
+        return text[header.end() :]
+    return text
 
 
 def looks_like_code(text: str) -> bool:
-    return code_density(text) >= CODE_MIN
+    return code_density(strip_header(text)) >= CODE_MIN
 
 
-def split_segments(text: str) -> list[tuple[str, tuple[bool, bool]]]:
-    """Split Markdown-fenced code out of the rest: ``[(segment, (code, text)), ...]``."""
+def _plain_segment(text: str) -> list[tuple[str, int]]:
+    """Channels of an unfenced segment: clear code gets the code channel, clear prose the text
+    channel; the ambiguous middle (code heavy with comments, prose full of identifiers) both.
+
+    A leading copyright or license notice is never prose evidence (the code channel drops
+    comments anyway).
+    """
+    body = strip_header(text)
+    density = code_density(body)
+    parts = []
+    if density >= CODE_MIN:
+        parts.append((text, CODE))
+    if density < PROSE_MAX:
+        parts.append((body, TEXT))
+    return parts
+
+
+def split_segments(text: str) -> list[tuple[str, int]]:
+    """What of an output to fingerprint in which channel: ``[(segment, channel), ...]``.
+
+    Markdown-fenced blocks are code; the rest is classified by :func:`_plain_segment`.
+    """
     fences = list(_FENCE.finditer(text)) if "```" in text or "~~~" in text else []
     if len(fences) < 2:
-        return [(text, channels_of(text))]
-    parts: list[tuple[str, tuple[bool, bool]]] = []
+        return _plain_segment(text)
+    parts: list[tuple[str, int]] = []
     pos = 0
     for opening, closing in zip(fences[::2], fences[1::2], strict=False):
-        if opening.start() > pos:
-            rest = text[pos : opening.start()]
-            parts.append((rest, channels_of(rest)))
-        parts.append((text[opening.end() : closing.start()], (True, False)))
+        parts.extend(_plain_segment(text[pos : opening.start()]))
+        parts.append((text[opening.end() : closing.start()], CODE))
         pos = closing.end()
-    if pos < len(text):
-        parts.append((text[pos:], channels_of(text[pos:])))
-    return [(seg, where) for seg, where in parts if seg.strip()]
+    parts.extend(_plain_segment(text[pos:]))
+    return [(seg, channel) for seg, channel in parts if seg.strip()]
 
 
 def fold_prose(text: str) -> tuple[str, np.ndarray | None]:

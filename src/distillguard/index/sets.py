@@ -62,11 +62,10 @@ def output_sets(
     code: tuple[list[str], list[int]] = ([], [])
     prose: tuple[list[str], list[int]] = ([], [])
     for i, text in enumerate(texts):
-        for segment, (in_code, in_text) in split_segments(text):
-            for wanted, target in ((in_code, code), (in_text, prose)):
-                if wanted:
-                    target[0].append(segment)
-                    target[1].append(i)
+        for segment, channel in split_segments(text):
+            target = code if channel == CODE else prose
+            target[0].append(segment)
+            target[1].append(i)
     parts = [_pairs_of(fp, *code, CODE), _pairs_of(fp, *prose, TEXT)]
     hashes = np.concatenate([p[0] for p in parts])
     owners = np.concatenate([p[1] for p in parts])

@@ -22,7 +22,7 @@ from distillguard.model import Match
 class MatchParams:
     """When a document counts as containing an output."""
 
-    min_containment: float = 0.4
+    min_containment: float = 0.3
     min_fingerprints: int = 6
     large_fingerprints: int = 40
 
