@@ -205,7 +205,8 @@ def test_any_text_fingerprints_without_error_and_spans_stay_inside(text: str) ->
 
 def test_attribute_and_method_names_count() -> None:
     # Renaming locals keeps fingerprints; calling another method is other code.
-    a = "def f(rows, out):\n    for r in rows:\n        out.append(r.strip().lower())\n    return out\n"
+    a = "def f(rows, out):\n    for r in rows:\n"
+    a += "        out.append(r.strip().lower())\n    return out\n"
     b = a.replace(".append(", ".extend(")
     renamed = (
         a.replace("rows", "items").replace("out", "acc").replace(" r ", " x ").replace("(r.", "(x.")
