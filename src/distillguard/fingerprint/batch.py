@@ -34,11 +34,6 @@ def _pack(chunks: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return buf, starts
 
 
-def _relative(prints: Prints, starts: np.ndarray) -> Prints:
-    base = starts[prints.doc]
-    return Prints(prints.hash, prints.doc, prints.start - base, prints.end - base, prints.channel)
-
-
 class EncodedBatch:
     """The texts of a batch as the buffers the kernels read, with offset maps back."""
 
@@ -122,9 +117,9 @@ class Fingerprinter:
         self._seed = np.uint64(self.config.seed)
         self._scratch = _Scratch()
 
-    def _collect(self, count: int, starts: np.ndarray, channel: int) -> Prints:
+    def _collect(self, count: int, channel: int) -> Prints:
         h, d, s, e = (a[:count].copy() for a in self._scratch.results(0))
-        return _relative(Prints(h, d, s, e, channel=channel), starts)
+        return Prints(h, d, s, e, channel=channel)
 
     def code(self, batch: EncodedBatch) -> Prints:
         cfg = self.config
@@ -140,7 +135,7 @@ class Fingerprinter:
             self._scratch.tokens(_longest(starts)),
             self._scratch.results(buf.shape[0] + 1),
         )
-        return self._collect(count, starts, CODE)
+        return self._collect(count, CODE)
 
     def text(self, batch: EncodedBatch) -> Prints:
         cfg = self.config
@@ -155,7 +150,7 @@ class Fingerprinter:
             self._scratch.tokens(_longest(starts)),
             self._scratch.results(buf.shape[0] + 1),
         )
-        return self._collect(count, starts, TEXT)
+        return self._collect(count, TEXT)
 
     def of_texts(self, texts: Sequence[str], channel: int) -> Prints:
         batch = EncodedBatch(texts, prose=channel == TEXT)

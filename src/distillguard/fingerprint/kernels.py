@@ -424,13 +424,15 @@ def _emit(
     o_start: np.ndarray,
     o_end: np.ndarray,
     nf: int,
+    base: int,
 ) -> int:
+    """Append the picked k-grams, with byte spans relative to the document's start ``base``."""
     for q in range(count):
         p = picks[q]
         o_hash[nf] = hashes[p]
         o_doc[nf] = doc
-        o_start[nf] = tstart[p]
-        o_end[nf] = tend[p + k - 1]
+        o_start[nf] = tstart[p] - base
+        o_end[nf] = tend[p + k - 1] - base
         nf += 1
     return nf
 
@@ -438,6 +440,8 @@ def _emit(
 @nb.njit(cache=True)
 def fingerprint_code(buf, starts, keywords, k, w, seed, channel, tok, out):  # type: ignore[no-untyped-def]
     """Code-channel fingerprints of every document in the batch; returns their count.
+
+    Spans are byte offsets relative to each document's start.
 
     ``tok`` is scratch (uint64 ``val``/``hashes`` and int64 ``ref``/``nxt``/``tstart``/``tend``/
     ``picks``, each at least the longest document's length + 1) and ``out`` the result arrays
@@ -467,7 +471,9 @@ def fingerprint_code(buf, starts, keywords, k, w, seed, channel, tok, out):  # t
         )
         m = _kgram_hashes(val, ref, nxt, n, k, seed, channel, hashes)
         count = _winnow(hashes, m, w, picks)
-        nf = _emit(d, hashes, picks, count, k, tstart, tend, o_hash, o_doc, o_start, o_end, nf)
+        nf = _emit(
+            d, hashes, picks, count, k, tstart, tend, o_hash, o_doc, o_start, o_end, nf, starts[d]
+        )
     return nf
 
 
@@ -481,5 +487,7 @@ def fingerprint_text(buf, starts, k, w, seed, channel, tok, out):  # type: ignor
         n = _text_tokens(buf, starts[d], starts[d + 1], val, tstart, tend)
         m = _kgram_plain(val, n, k, seed, channel, hashes)
         count = _winnow(hashes, m, w, picks)
-        nf = _emit(d, hashes, picks, count, k, tstart, tend, o_hash, o_doc, o_start, o_end, nf)
+        nf = _emit(
+            d, hashes, picks, count, k, tstart, tend, o_hash, o_doc, o_start, o_end, nf, starts[d]
+        )
     return nf

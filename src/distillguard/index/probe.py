@@ -13,17 +13,10 @@ def _first(keys, directory, bits, q):  # type: ignore[no-untyped-def]
     """First row holding hash ``q``, or -1."""
     b = np.int64(q >> np.uint64(64 - bits))
     key = np.uint32(q & np.uint64(0xFFFFFFFF))
-    lo = directory[b]
-    end = directory[b + 1]
-    hi = end
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < end and keys[lo] == key:
-        return lo
+    end = np.int64(directory[b + 1])
+    for j in range(np.int64(directory[b]), end):  # about two keys per bucket, sorted
+        if keys[j] >= key:
+            return j if keys[j] == key else -1
     return -1
 
 
@@ -45,7 +38,7 @@ def _probe(queries, keys, postings, directory, bits, stop):  # type: ignore[no-u
             u = -1
         first[i] = u
         if u >= 0:
-            end = directory[np.int64(q >> np.uint64(64 - bits)) + 1]
+            end = np.int64(directory[np.int64(q >> np.uint64(64 - bits)) + 1])
             j = u
             while j < end and keys[j] == keys[u]:
                 j += 1

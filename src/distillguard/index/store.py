@@ -97,12 +97,12 @@ class Segment:
     @classmethod
     def build(cls, hashes: np.ndarray, outputs: np.ndarray) -> Segment:
         """From unique ``(hash, output)`` pairs."""
-        bits = int(min(26, max(4, (max(hashes.shape[0], 1) // 8).bit_length())))
+        bits = int(min(27, max(4, (max(hashes.shape[0], 1) // 2).bit_length())))
         buckets = hashes >> np.uint64(64 - bits)
         keys = (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         order = np.argsort((buckets << np.uint64(32)) | keys.astype(np.uint64), kind="stable")
         directory = np.searchsorted(buckets[order], np.arange((1 << bits) + 1, dtype=np.uint64))
-        return cls(keys[order], outputs[order].astype(np.uint32), directory.astype(np.int64))
+        return cls(keys[order], outputs[order].astype(np.uint32), directory.astype(np.uint32))
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True)
