@@ -62,7 +62,8 @@ def run(corpus: Corpus, workers: int = 1, keep: bool = False) -> RunResult:
     tmp = Path(tempfile.mkdtemp(prefix="dg-quality-"))
     home, out = tmp / "home", tmp / "scan-out"
     try:
-        proc, record_s = _run([exe, "record", "--jsonl", str(corpus.outputs_jsonl)], home, tmp)
+        jsonl = str(corpus.outputs_jsonl.resolve())
+        proc, record_s = _run([exe, "record", "--jsonl", jsonl], home, tmp)
         if proc.returncode != 0:
             return _fail(result, "record --jsonl", proc)
         result.extra["record_stdout"] = proc.stdout.strip()[-200:]
@@ -85,6 +86,11 @@ def run(corpus: Corpus, workers: int = 1, keep: bool = False) -> RunResult:
     if ids is not None:
         result.extra["output_ids"] = ids
     result.extra["record_seconds"] = record_s
+    result.notes.append(
+        f"scan time is the wall time of the `distillguard scan` process (start-up included; "
+        f"report.json says {report.get('seconds')} s); record --jsonl took {record_s:.1f} s, "
+        f"default --min-containment"
+    )
     return result
 
 

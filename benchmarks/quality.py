@@ -32,7 +32,12 @@ SYSTEMS = ("distillguard", "minhash", "lshensemble", "copydetect")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", type=Path, default=HERE / "results" / "quality.json")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: benchmarks/results/quality.json (seed 1), quality-seedN.json otherwise",
+    )
     p.add_argument("--systems", default=",".join(SYSTEMS))
     p.add_argument("--work", type=Path, default=HERE / ".work")
     p.add_argument(
@@ -49,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--readme", type=Path, default=HERE / "README.md")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
     args = p.parse_args(argv)
+    if args.out is None:
+        name = "quality.json" if args.seed == 1 else f"quality-seed{args.seed}.json"
+        args.out = HERE / "results" / name
     unknown = set(args.systems.split(",")) - set(SYSTEMS)
     if unknown:
         p.error(f"unknown systems: {', '.join(sorted(unknown))}")
@@ -120,12 +128,28 @@ def main(argv: list[str] | None = None) -> int:
         "extra": {r.name: {k: v for k, v in r.extra.items() if k != "output_ids"} for r in runs},
     }
     report.print_tables(scores)
+    details = args.work / f"quality-details-seed{args.seed}.json"
+    details.write_text(
+        json.dumps(
+            {
+                r.name: {
+                    "flagged": sorted(r.flagged),
+                    "matches": r.matches,
+                    "output_ids": r.extra.get("output_ids"),
+                }
+                for r in runs
+            }
+        )
+    )
+    log(f"flagged documents and matches per system in {details}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     log(f"results written to {args.out}")
     if not args.no_readme:
-        report.update_readme(args.readme, report.markdown(results))
-        log(f"tables written to {args.readme}")
+        if report.update_readme(args.readme, report.markdown(results), args.seed):
+            log(f"tables written to {args.readme}")
+        else:
+            log(f"{args.readme} has no block for seed {args.seed}; README left as it is")
     return 0
 
 

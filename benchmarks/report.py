@@ -80,15 +80,26 @@ HEADLINE = ["system", "precision", "recall", "F1", "FP rate", "scan MB/s", "inde
 
 
 def _breakdown(scores: list[dict], field: str, keys: list[str]) -> tuple[list[str], list[list]]:
+    """One row per key: its size in the full corpus, then each system's rate. A system run on a
+    sample (fewer documents) shows the rate with its own n in parentheses."""
     live = [s for s in scores if "skipped" not in s]
+    full = max((s["documents"] for s in live), default=0)
     header = ["", "n"] + [s["system"] for s in live]
     rows = []
     for key in keys:
         cells = [s[field].get(key) for s in live]
-        n = next((c["n"] for c in cells if c), None)
-        if n is None:
+        sizes = [c["n"] for c, s in zip(cells, live, strict=True) if c and s["documents"] == full]
+        if not any(cells):
             continue
-        rows.append([key, str(n)] + [_pct(c["rate"]) if c else "–" for c in cells])
+        row = [key, str(sizes[0]) if sizes else "–"]
+        for cell, system in zip(cells, live, strict=True):
+            if not cell:
+                row.append("–")
+            elif system["documents"] < full:
+                row.append(f"{_pct(cell['rate'])} ({cell['n']})")
+            else:
+                row.append(_pct(cell["rate"]))
+        rows.append(row)
     return header, rows
 
 
@@ -158,13 +169,33 @@ def markdown(results: dict[str, Any]) -> str:
         f"- {s['system']}: skipped — {s['skipped']}" for s in results["scores"] if "skipped" in s
     ]
     parts += ["Setup of each system:", "", *notes, ""]
+    spans = [(s["system"], s["spans"]) for s in results["scores"] if s.get("spans")]
+    for name, sp in spans:
+        parts += [
+            f"{name} evidence spans, over its {sp['flagged_positives']} flagged positives: "
+            f"{_pct(sp['matched_chars_inside_region'])} of matched characters fall inside the "
+            f"inserted region, spans cover {_pct(sp['region_chars_covered'])} of that region, "
+            f"and the inserted output is among the matches in "
+            f"{_pct(sp['inserted_output_among_matches'])} of them.",
+            "",
+        ]
     return "\n".join(parts)
 
 
-def update_readme(readme: Path, block: str) -> None:
+def markers(seed: int) -> tuple[str, str]:
+    """The README block of a seed: seed 1 is the headline run, others are held-out checks."""
+    if seed == 1:
+        return BEGIN, END
+    return f"<!-- quality-seed{seed}:begin -->", f"<!-- quality-seed{seed}:end -->"
+
+
+def update_readme(readme: Path, block: str, seed: int) -> bool:
+    """Replace the seed's block between its markers; False when the README has no such block."""
+    begin, end = markers(seed)
     text = readme.read_text() if readme.exists() else ""
-    if BEGIN not in text:
-        raise RuntimeError(f"{readme} has no {BEGIN} marker")
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1] if END in rest else ""
-    readme.write_text(head + BEGIN + "\n" + block + "\n" + END + tail)
+    if begin not in text:
+        return False
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1] if end in rest else ""
+    readme.write_text(head + begin + "\n" + block + "\n" + end + tail)
+    return True

@@ -23,7 +23,7 @@ from .model import (
     Unit,
 )
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 OUTPUT_TARGETS = {"py": 3500, "js": 2500, "prose": 2500}
 TRIVIAL_TARGETS = {"py": 200, "js": 100}
@@ -449,7 +449,10 @@ def build(seed: int, work: Path) -> Path:
     chosen, siblings = choose_units(files, rng)
     built = Built(outputs=make_outputs(chosen, files, rng))
     log(f"{len(built.outputs)} outputs from {len(files)} files ({time.perf_counter() - t0:.0f}s)")
-    index = truth.OutputIndex([o.body for o in built.outputs])
+    substantial = [o for o in built.outputs if o.role != "trivial"]  # trivial ones never count
+    index = truth.OutputIndex(
+        [o.body for o in substantial], prose=[o.kind == "prose" for o in substantial]
+    )
     hosts = screen_hosts(host_pkgs, index, rng)
     donors = make_donors(hosts, rng)
     make_positives(built, hosts, donors, rng)

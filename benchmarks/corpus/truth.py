@@ -7,9 +7,15 @@ product must ignore). The rule, applied to each output's body:
 * LINES: 4 consecutive identical non-blank lines (compared after stripping leading and trailing
   whitespace) that together hold >= 60 non-whitespace characters; or
 * CHARS: a common substring of >= 200 characters after collapsing every whitespace run to one
-  space (detected with 64-character rolling hashes: a run of >= 137 consecutive window hits).
+  space (detected with 64-character rolling hashes: a run of >= 137 consecutive window hits);
+* NEAR: >= 50% of the output body's literal token 8-grams (lower-cased identifier, number and
+  punctuation tokens; for prose outputs: word 5-grams) occur in the document. This catches
+  near-copies that differ on every line (sibling methods generated from one template, the same
+  parameter paragraph repeated across docstrings), which hold most of an output without a long
+  verbatim run.
 
-A negative that breaks the rule is dropped (and counted in the manifest).
+A negative that breaks the rule is dropped (and counted in the manifest). Trivial outputs are
+left out of the check: they are what the `trivial` negatives insert, and never evidence.
 
 Positives: the inserted text must still carry the output's content after the edit: >= 30% of
 the output body's abstracted token 8-grams (identifiers -> I, strings -> S, numbers -> N,
@@ -59,21 +65,69 @@ def _char_hashes(text: str) -> np.ndarray:
     return h
 
 
-class OutputIndex:
-    """Line windows and character-window hashes of all output bodies."""
+_LITERAL_RE = re.compile(r"[A-Za-z_$][\w$]*|\d+|[^\w\s]")
+NEAR_CONTAINMENT = 0.5
 
-    def __init__(self, bodies: list[str]) -> None:
+
+def literal_grams(text: str, prose: bool) -> np.ndarray:
+    """Distinct hashed literal n-grams: word 5-grams for prose, token 8-grams for code."""
+    if prose:
+        toks, n = prose_tokens(text), 5
+    else:
+        toks, n = [t.lower() for t in _LITERAL_RE.findall(text)], 8
+    grams = {hash(tuple(toks[i : i + n])) for i in range(len(toks) - n + 1)}
+    return np.fromiter(grams, dtype=np.int64, count=len(grams))
+
+
+class _GramIndex:
+    """Sorted literal n-gram hashes of a set of outputs, to measure containment in a text."""
+
+    def __init__(self, bodies: list[str], prose: bool) -> None:
+        self.prose = prose
+        grams = [literal_grams(b, prose) for b in bodies]
+        self.sizes = np.array([len(g) for g in grams], dtype=np.int64)
+        owners = np.repeat(np.arange(len(grams)), self.sizes)
+        flat = np.concatenate(grams) if grams else np.zeros(0, np.int64)
+        order = np.argsort(flat, kind="stable")
+        self.grams, self.owners = flat[order], owners[order]
+
+    def max_containment(self, text: str) -> float:
+        doc = literal_grams(text, self.prose)
+        if len(doc) == 0 or len(self.grams) == 0:
+            return 0.0
+        lo = np.searchsorted(self.grams, doc, "left")
+        hi = np.searchsorted(self.grams, doc, "right")
+        counts = hi - lo
+        total = int(counts.sum())
+        if total == 0:
+            return 0.0
+        starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        hits = np.bincount(self.owners[starts + np.arange(total)], minlength=len(self.sizes))
+        return float((hits / np.maximum(self.sizes, 1)).max())
+
+
+class OutputIndex:
+    """Line windows, character-window hashes and literal n-grams of all output bodies."""
+
+    def __init__(self, bodies: list[str], prose: list[bool] | None = None) -> None:
         self.lines: set[bytes] = set()
         hashes = []
         for body in bodies:
             self.lines |= _line_windows(body)
             hashes.append(_char_hashes(body))
         self.chars = np.unique(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
+        flags = prose if prose is not None else [False] * len(bodies)
+        self.near = [
+            _GramIndex([b for b, p in zip(bodies, flags, strict=True) if p == family], family)
+            for family in (False, True)
+        ]
 
     def violation(self, text: str) -> str | None:
         """Why ``text`` shares a long verbatim run with some output, or None."""
         if _line_windows(text) & self.lines:
             return "lines"
+        if any(g.max_containment(text) >= NEAR_CONTAINMENT for g in self.near):
+            return "near"
         hashes = _char_hashes(text)
         if len(hashes) == 0:
             return None
