@@ -30,6 +30,7 @@ FIELDS = (
     "fingerprints", "fp_config",
 )  # fmt: skip
 MAX_PROBLEMS = 1000
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 #: A record: any mapping from field names (a dict, a SQLAlchemy RowMapping).
 Record = Mapping[Any, Any]
 
@@ -52,7 +53,7 @@ def canonical(record: Record) -> bytes:
         doc["request"] = _digest(doc["request"].encode("utf-8"))
     if doc["fingerprints"] is not None:
         doc["fingerprints"] = _digest(doc["fingerprints"])
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODER.encode(doc)
     return text.encode("utf-8")
 
 

@@ -41,27 +41,16 @@ def _check_strings(values: dict[str, Any], allow_nul: bool) -> None:
         value = values[name]
         if not isinstance(value, str) or not value.strip():
             raise InputError(f"an output needs a non-empty {name}")
-    present = [value for value in values.values() if value is not None]
-    if all(isinstance(value, str) for value in present):
-        joined = "".join(present)  # one pass over everything for the common, valid case
-        if (joined.isascii() or _encodes(joined)) and (allow_nul or "\x00" not in joined):
-            return
-    for name, value in values.items():  # something is wrong: find what, to say so
+    for name, value in values.items():
         if value is not None:
             _check_text(name, value, allow_nul)
-
-
-def _encodes(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _check_text(name: str, value: Any, allow_nul: bool) -> None:
     if not isinstance(value, str):
         raise InputError(f"{name} must be a string, not {type(value).__name__}")
+    if allow_nul and value.isascii():  # the common case, checked in C without a copy
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
