@@ -320,7 +320,9 @@ def _summary(tally: Tally, seconds: float, report: Path) -> None:
         highlight=False,
     )
     if tally.findings:
-        table = Table("document", "output", "vendor/model", "containment", box=None)
+        table = Table(box=None)
+        for name in ("document", "output", "vendor/model", "containment"):
+            table.add_column(name, overflow="fold")
         for finding in tally.findings[:10]:
             best = finding.matches[0]
             table.add_row(
