@@ -260,3 +260,14 @@ def test_database_errors_become_ledger_errors(ledger: Ledger, ledger_url: str) -
         ledger.record(new_output(1))
     with pytest.raises(LedgerError, match="cannot read the ledger at"):
         ledger.count()
+
+
+def test_a_constraint_violation_while_inserting_is_a_ledger_error(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    ledger.record(new_output(1))
+    victim_id = ledger.record(new_output(2)).id
+    raw_sql(ledger_url, "UPDATE outputs SET idempotency_key = 'moved' WHERE id = :id", id=victim_id)
+    with pytest.raises(LedgerError, match=r"cannot write to the ledger at .*(unique|UNIQUE)"):
+        ledger.record(new_output(2))  # its key looks new, but its id is taken
+    assert ledger.count() == 2
