@@ -156,16 +156,22 @@ def _decode(data: bytes, name: str) -> str:
         raise click.BadParameter(f"{name}: invalid UTF-8 at byte {exc.start}") from exc
 
 
-def _record_jsonl(obj: _Context, fh: Any, private: bool) -> None:
-    good: list[NewOutput] = []
-    bad: list[BadLine] = []
-    for item in parse_jsonl(fh, _name(fh)):
+def _good_lines(
+    items: Iterator[NewOutput | BadLine], bad: list[BadLine], private: bool
+) -> Iterator[NewOutput]:
+    """The valid outputs, streamed; bad lines are set aside in ``bad``."""
+    config = FingerprintConfig()
+    for item in items:
         if isinstance(item, BadLine):
             bad.append(item)
         else:
-            good.append(privacy_form(item, FingerprintConfig()) if private else item)
+            yield privacy_form(item, config) if private else item
+
+
+def _record_jsonl(obj: _Context, fh: Any, private: bool) -> None:
+    bad: list[BadLine] = []
     with obj.ledger() as ledger:
-        results = ledger.record_many(good)
+        results = ledger.record_many(_good_lines(parse_jsonl(fh, _name(fh)), bad, private))
     created = sum(r.created for r in results)
     err = _err()
     for line in bad:
