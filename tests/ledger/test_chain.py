@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -289,3 +290,28 @@ def _insert(url: str, row: dict[str, Any]) -> None:
 
 def _url(ledger: Ledger) -> str:
     return ledger._url.render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("text", 42), ("vendor", 7), ("fingerprints", "not bytes")]
+)
+def test_values_of_the_wrong_type_are_reported_not_raised(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"  # SQLite stores any type in any column
+    with Ledger(url) as ledger:
+        ledger.record_many(new_output(i) for i in range(5))
+        raw_sql(url, f"UPDATE outputs SET {column} = :value WHERE seq = 3", value=value)
+        report = ledger.verify()
+    assert not report.ok and report.records == 5
+    assert [p.split(" (")[0] for p in report.problems] == ["seq 3"]
+
+
+def test_an_undecodable_value_stops_verify_with_a_problem(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with Ledger(url) as ledger:
+        ledger.record_many(new_output(i) for i in range(5))
+        raw_sql(url, "UPDATE outputs SET created_at = 'yesterday' WHERE seq = 3")
+        report = ledger.verify()
+    assert not report.ok
+    assert report.problems[0].startswith("records after seq 0 cannot be read")

@@ -112,6 +112,8 @@ def test_record_many_keeps_order_and_dedupes_within_and_across_batches(ledger: L
 
 def test_record_many_accepts_a_generator_and_an_empty_input(ledger: Ledger) -> None:
     assert ledger.record_many(iter(())) == []
+    with pytest.raises(ValueError, match="batch_size"):
+        ledger.record_many([new_output(1)], batch_size=0)
     results = ledger.record_many((new_output(i) for i in range(25)), batch_size=10)
     assert len(results) == 25 and all(r.created for r in results)
     assert [o.seq for o in ledger.iter_outputs()] == list(range(1, 26))

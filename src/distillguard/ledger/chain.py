@@ -63,7 +63,7 @@ def _digest(data: bytes) -> str:
 
 def link(prev_hash: str, record: Record) -> str:
     """The chain hash of ``record`` following ``prev_hash``."""
-    digest = hashlib.sha256(prev_hash.encode("ascii") + canonical(record))
+    digest = hashlib.sha256(prev_hash.encode("utf-8") + canonical(record))
     return PREFIX + digest.hexdigest()
 
 
@@ -106,8 +106,11 @@ class Verifier:
     def feed(self, row: Record) -> None:
         where = f"seq {row['seq']} ({row['id']})"
         self._check_position(row, where)
-        self._check_hash(row, where)
-        self._check_derived(row, where)
+        try:
+            self._check_hash(row, where)
+            self._check_derived(row, where)
+        except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong type
+            self._problem(f"{where}: record altered (a field cannot be read: {exc})")
         self._check_expected(row, where)
         self.records += 1
         self.last_seq = row["seq"]
@@ -120,6 +123,10 @@ class Verifier:
             problems.append(f"... and {self.dropped} more problems")
         head = format_head(self.last_seq, self.prev)
         return VerifyReport(not problems, self.records, head, tuple(problems))
+
+    def unreadable(self, error: Exception) -> None:
+        """The records after the last one fed could not be read at all."""
+        self._problem(f"records after seq {self.last_seq} cannot be read ({error}): altered")
 
     def _problem(self, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:

@@ -62,7 +62,12 @@ class Ledger:
         return self.record_many([new])[0]
 
     def record_many(self, items: Iterable[NewOutput], batch_size: int = 2000) -> list[Recorded]:
-        """Record outputs in order, one transaction per batch; idempotent like :meth:`record`."""
+        """Record outputs in order, one transaction per batch; idempotent like :meth:`record`.
+
+        An invalid output raises InputError; the batches before it stay recorded.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         results: list[Recorded] = []
         allow_nul = not backend.is_postgres(self._url)
         iterator = iter(items)
@@ -136,8 +141,11 @@ class Ledger:
         except ValueError as exc:
             raise InputError(str(exc)) from exc
         verifier = chain.Verifier(expect_head=expected)
-        for row in self._pages(list(outputs.c), 0, VERIFY_BATCH):
-            verifier.feed(row)
+        try:
+            for row in self._pages(list(outputs.c), 0, VERIFY_BATCH):
+                verifier.feed(row)
+        except (TypeError, ValueError) as exc:  # a stored value its column type cannot decode
+            verifier.unreadable(exc)
         return verifier.report()
 
     def _pages(
