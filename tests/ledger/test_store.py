@@ -204,6 +204,7 @@ def test_sqlite_file_that_is_not_a_database(tmp_path: Path) -> None:
         ({"vendor": ""}, "non-empty vendor"),
         ({"model": "  "}, "non-empty model"),
         ({"text": None}, "needs text_hash"),
+        ({"text": None, "text_hash": "abc"}, "naming its algorithm"),
         ({"text": "bad \ud800 surrogate"}, "lone surrogate"),
         ({"actor": "\udfff"}, "actor is not valid Unicode"),
     ],

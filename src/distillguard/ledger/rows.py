@@ -22,10 +22,9 @@ def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[st
     """The row of ``new``, less ``seq``, ``prev_hash`` and ``chain_hash``; InputError if invalid."""
     row = {name: getattr(new, name) for name in STR_FIELDS}
     _check_strings(row, allow_nul)
-    try:
-        key = new.idempotency_key()
-    except ValueError as exc:
-        raise InputError(f"cannot record an output from {new.vendor}/{new.model}: {exc}") from exc
+    if new.text is None:
+        _check_privacy_mode(new)
+    key = new.idempotency_key()
     row.update(
         id=chain.output_id(key),
         idempotency_key=key,
@@ -34,6 +33,18 @@ def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[st
         fingerprints=None if new.fingerprints is None else bytes(new.fingerprints),
     )
     return row
+
+
+def _check_privacy_mode(new: NewOutput) -> None:
+    """An output without text needs the hash of its text (and usually its fingerprints)."""
+    text_hash = new.text_hash
+    if not isinstance(text_hash, str) or ":" not in text_hash:
+        raise InputError(
+            f"an output from {new.vendor}/{new.model} without text needs text_hash "
+            "naming its algorithm ('sha256:<hex>')"
+        )
+    if new.fingerprints is not None and not isinstance(new.fingerprints, bytes | bytearray):
+        raise InputError(f"fingerprints must be bytes, not {type(new.fingerprints).__name__}")
 
 
 def _check_strings(values: dict[str, Any], allow_nul: bool) -> None:

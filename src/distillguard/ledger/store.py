@@ -3,6 +3,9 @@
 Append-only and tamper-evident (see :mod:`distillguard.ledger.chain`). Writers hold the
 backend's writer lock for the whole batch, so concurrent processes never fork the chain.
 Reads page through ``seq`` (keyset pagination), so nothing loads the whole ledger in memory.
+
+PostgreSQL cannot store NUL characters in text: there, an output holding one is refused with
+InputError rather than stored altered (SQLite keeps it as it is).
 """
 
 from __future__ import annotations
