@@ -53,6 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="distillguard scan --workers")
     p.add_argument("--readme", type=Path, default=HERE / "README.md")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="only rewrite the README block from the results file --out",
+    )
     args = p.parse_args(argv)
     if args.out is None:
         name = "quality.json" if args.seed == 1 else f"quality-seed{args.seed}.json"
@@ -108,6 +113,11 @@ def corpus_summary(corpus: Corpus) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render_only:
+        results = json.loads(args.out.read_text())
+        report.print_tables(results["scores"])
+        report.update_readme(args.readme, report.markdown(results), args.seed)
+        return 0
     root = corpus_pkg.build(args.seed, args.work)
     corpus = load_corpus(root)
     log(f"corpus {root}: {len(corpus.docs)} documents, {len(corpus.outputs)} outputs")

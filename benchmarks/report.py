@@ -55,6 +55,10 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{x:.2f}"
 
 
+def _frac(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
 def _headline_rows(scores: list[dict]) -> list[list[str]]:
     rows = []
     for s in scores:
@@ -173,10 +177,10 @@ def markdown(results: dict[str, Any]) -> str:
     for name, sp in spans:
         parts += [
             f"{name} evidence spans, over its {sp['flagged_positives']} flagged positives: "
-            f"{_pct(sp['matched_chars_inside_region'])} of matched characters fall inside the "
-            f"inserted region, spans cover {_pct(sp['region_chars_covered'])} of that region, "
+            f"{_frac(sp['matched_chars_inside_region'])} of matched characters fall inside the "
+            f"inserted region, spans cover {_frac(sp['region_chars_covered'])} of that region, "
             f"and the inserted output is among the matches in "
-            f"{_pct(sp['inserted_output_among_matches'])} of them.",
+            f"{_frac(sp['inserted_output_among_matches'])} of them.",
             "",
         ]
     return "\n".join(parts)
