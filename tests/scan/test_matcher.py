@@ -40,10 +40,16 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
                 ("prose", PROSE_OUTPUT, "anthropic"),
                 ("trivial", TRIVIAL, "anthropic"),
                 ("internal", PY_SIBLING, "metacode"),
+                ("one_liner", ONE_LINER, "anthropic"),
             )
         }
         IndexBuilder(ledger, tmp / "index").build()
     yield tmp / "index", ids
+
+
+ONE_LINER = (
+    "def _argcheck(self, n, p):\n    return (n >= 0) & _isintegral(n) & (p >= 0) & (p <= 1)\n"
+)
 
 
 def match(
@@ -109,7 +115,15 @@ def test_spans_are_str_offsets_past_non_ascii_text(outputs: tuple[Path, dict[str
 
 @pytest.mark.parametrize(
     "trap",
-    ["host_only", "sibling", "license_header", "trivial", "prose_sentence", "internal_vendor"],
+    [
+        "host_only",
+        "sibling",
+        "license_header",
+        "trivial",
+        "prose_sentence",
+        "internal_vendor",
+        "one_liner",
+    ],
 )
 def test_boilerplate_and_near_misses_never_flag(
     outputs: tuple[Path, dict[str, str]], trap: str
@@ -122,6 +136,7 @@ def test_boilerplate_and_near_misses_never_flag(
         "trivial": embed(TRIVIAL)[0],
         "prose_sentence": "Note: " + PROSE_OUTPUT.split(". ")[0] + ".",
         "internal_vendor": embed(PY_SIBLING)[0],
+        "one_liner": embed(ONE_LINER)[0],
     }
     assert match(root, docs[trap]) == []
 

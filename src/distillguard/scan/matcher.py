@@ -20,11 +20,17 @@ from distillguard.model import Match
 
 @dataclass(frozen=True)
 class MatchParams:
-    """When a document counts as containing an output."""
+    """When a document counts as containing an output.
+
+    ``min_containment`` of the output's fingerprints (in one channel) with at least
+    ``min_fingerprints`` of them, or ``large_fingerprints`` of a long output; and in any case
+    the evidence must cover ``min_chars`` characters of the document.
+    """
 
     min_containment: float = 0.3
     min_fingerprints: int = 6
     large_fingerprints: int = 40
+    min_chars: int = 120
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class Matcher:
         for (doc, number), groups in found.items():
             queries = np.concatenate([hits.query[hits.first[g] : hits.stop[g]] for g in groups])
             spans = _spans(batch, doc, q_start[queries], q_end[queries], q_channel[queries])
+            if sum(e - s for s, e in spans) < self.params.min_chars:
+                continue  # a one-liner is never substantial evidence
             best = max(groups, key=lambda g: containment[g])
             results[doc].append(
                 self._match(number, int(hits.matched[best]), float(containment[best]), spans)
