@@ -37,6 +37,14 @@ BIN = Path(sys.executable).parent
 INT = re.compile(r"\b\d+\b")
 
 
+def host_files() -> list[Path]:
+    """Scan hosts that no output was made from: the npm packages quality.py installs."""
+    root = HERE / ".work" / "npm" / "node_modules"
+    if not root.is_dir():
+        sys.exit(f"{root} is missing: run benchmarks/quality.py once first (it installs them)")
+    return sorted(p for p in root.rglob("*") if p.suffix in (".js", ".md", ".ts") and p.is_file())
+
+
 def source_files() -> list[Path]:
     roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
     files = sorted(p for r in roots for p in r.rglob("*.py") if "distillguard" not in str(p))
@@ -110,24 +118,28 @@ def edit(text: str, rng: random.Random) -> str:
 def write_corpus(
     path: Path, files: list[Path], outputs: list[str], mb: int, seed: int
 ) -> dict[str, str]:
-    """A JSONL corpus of ~mb MB: real source files, every 10th carrying an output."""
+    """A JSONL corpus of ~mb MB: real files no output was made from (npm packages), every
+    10th carrying an output (every 20th verbatim, the others a re-indented 60%)."""
     rng = random.Random(seed + 2)
     truth: dict[str, str] = {}
     size = 0
+    n = 0
     with path.open("w") as fh:
-        for n, src in enumerate(rng.sample(files, len(files))):
-            try:
-                text = src.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
-                continue
-            if n % 10 == 0 and outputs:
-                out = outputs.pop()
-                text = text + "\n\n" + (out if n % 20 == 0 else edit(out, rng))
-                truth[f"doc-{n}"] = "positive"
-            fh.write(json.dumps({"id": f"doc-{n}", "text": text}) + "\n")
-            size += len(text)
-            if size >= mb * 1_000_000:
-                break
+        while size < mb * 1_000_000:  # hosts repeat (in a new order) until the size is reached
+            for src in rng.sample(files, len(files)):
+                try:
+                    text = src.read_text(encoding="utf-8")
+                except (UnicodeDecodeError, OSError):
+                    continue
+                if n % 10 == 0 and outputs:
+                    out = outputs.pop()
+                    text = text + "\n\n" + (out if n % 20 == 0 else edit(out, rng))
+                    truth[f"doc-{n}"] = "positive"
+                fh.write(json.dumps({"id": f"doc-{n}", "text": text}) + "\n")
+                size += len(text)
+                n += 1
+                if size >= mb * 1_000_000:
+                    break
     return truth
 
 
@@ -187,6 +199,11 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work", type=Path, default=HERE / ".work" / "scale")
     p.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the ledger and index of the last run (and its record/build figures)",
+    )
     args = p.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -198,24 +215,30 @@ def main() -> None:
         t0 = time.time()
         write_outputs(outputs_path, args.outputs, functions(files, 200_000), args.seed)
         print(f"synthesized {args.outputs} outputs in {time.time() - t0:.0f}s")
-    shutil.rmtree(work / "home", ignore_errors=True)
     results: dict = {
         "command": " ".join(["python", "benchmarks/scale.py", *sys.argv[1:]]),
         "machine": machine(),
         "outputs": args.outputs,
         "outputs_mb": round(outputs_path.stat().st_size / 1e6, 1),
     }
-    results["record"] = timed(
-        [str(BIN / "distillguard"), "record", "--jsonl", str(outputs_path)], env
-    )
-    results["index_build"] = timed([str(BIN / "distillguard"), "index", "build"], env)
+    dg = str(BIN / "distillguard")
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if args.reuse and (work / "home").is_dir() and isinstance(previous.get("index_build"), dict):
+        results.update({k: previous[k] for k in ("record", "index_build", "index_mb")})
+    elif args.reuse and (work / "home").is_dir():
+        results["record"] = "skipped (--reuse: the ledger of the previous run)"
+        results["index_build"] = timed([dg, "index", "build", "--rebuild"], env)
+    else:
+        shutil.rmtree(work / "home", ignore_errors=True)
+        results["record"] = timed([dg, "record", "--jsonl", str(outputs_path)], env)
+        results["index_build"] = timed([dg, "index", "build"], env)
     results["index_mb"] = round(dir_size(work / "home" / "index") / 1e6, 1)
     corpus_dir = work / "corpus"
     corpus_dir.mkdir(exist_ok=True)
     corpus = corpus_dir / "corpus.jsonl"
-    truth = write_corpus(
-        corpus, files, sample_outputs(outputs_path, 2000, args.seed), args.scan_mb, args.seed
-    )
+    planted = sample_outputs(outputs_path, 2000, args.seed)
+    planted = sample_outputs(outputs_path, 2000, args.seed)
+    truth = write_corpus(corpus, host_files(), planted, args.scan_mb, args.seed)
     results["scan"] = []
     for workers in (1, os.cpu_count() or 1):
         out = work / f"scan-{workers}"
