@@ -2,7 +2,7 @@
 
 from distillguard.fingerprint.batch import EncodedBatch, Fingerprinter, Prints
 from distillguard.fingerprint.config import CODE, TEXT, FingerprintConfig
-from distillguard.fingerprint.normalize import looks_like_code, split_segments
+from distillguard.fingerprint.normalize import split_segments
 
 __all__ = [
     "CODE",
@@ -11,6 +11,5 @@ __all__ = [
     "FingerprintConfig",
     "Fingerprinter",
     "Prints",
-    "looks_like_code",
     "split_segments",
 ]

@@ -90,10 +90,6 @@ def strip_header(text: str) -> str:
     return text
 
 
-def looks_like_code(text: str) -> bool:
-    return code_density(strip_header(text)) >= CODE_MIN
-
-
 def _plain_segment(text: str) -> list[tuple[str, int]]:
     """Channels of an unfenced segment: clear code gets the code channel, clear prose the text
     channel; the ambiguous middle (code heavy with comments, prose full of identifiers) both.

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from distillguard.errors import ConfigMismatchError, InputError
+from distillguard.errors import ConfigMismatchError, IndexError_, InputError
 from distillguard.fingerprint import TEXT, FingerprintConfig, Fingerprinter
 from distillguard.index.sets import OutputSets, background_hashes, output_sets
 from distillguard.index.store import Index, Manifest, OutputTable, Segment, swap_in
@@ -203,7 +203,7 @@ class IndexBuilder:
         """Outputs in the ledger that the index does not hold yet (all of them if none)."""
         try:
             manifest = Manifest.read(self.root)
-        except Exception:
+        except (IndexError_, TypeError):  # no usable index: everything is pending
             return self.ledger.count()
         return max(0, self.ledger.max_seq() - manifest.last_seq)
 
@@ -249,7 +249,7 @@ class IndexBuilder:
         """Add outputs recorded since the last build, rebuilding when that is cheaper or needed."""
         try:
             manifest = Manifest.read(self.root)
-        except Exception:
+        except (IndexError_, TypeError):  # no usable index: build one
             return self.build(background)
         if manifest.fp_config != self.config.id:
             raise ConfigMismatchError(
