@@ -28,7 +28,7 @@ class MatchParams:
     """
 
     min_containment: float = 0.3
-    min_fingerprints: int = 6
+    min_fingerprints: int = 4
     large_fingerprints: int = 40
     min_chars: int = 120
 
