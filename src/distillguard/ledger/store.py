@@ -23,6 +23,10 @@ from distillguard.ledger import backend, chain, migrations, rows
 from distillguard.ledger.schema import HEAVY_COLUMNS, outputs
 from distillguard.model import NewOutput, Output, Recorded
 
+#: Outputs per write transaction. Each transaction rewrites the index pages it touches (two
+#: random-key indexes), so small batches cost far more I/O per output: loading 10^6 outputs of
+#: 2.5 KB into SQLite ran at ~4,900/s with 2,000 per batch and ~10,000/s with 20,000.
+BATCH_SIZE = 20_000
 KEY_CHUNK = 1000
 VERIFY_BATCH = 2000
 
@@ -64,7 +68,9 @@ class Ledger:
         """Record one output; a duplicate returns the existing id with ``created=False``."""
         return self.record_many([new])[0]
 
-    def record_many(self, items: Iterable[NewOutput], batch_size: int = 2000) -> list[Recorded]:
+    def record_many(
+        self, items: Iterable[NewOutput], batch_size: int = BATCH_SIZE
+    ) -> list[Recorded]:
         """Record outputs in order, one transaction per batch; idempotent like :meth:`record`.
 
         An invalid output raises InputError; the batches before it stay recorded.
