@@ -69,7 +69,12 @@ def _postgres_engine(url: URL) -> Engine:
         import psycopg  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError("psycopg", "postgres") from exc
-    args = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    args: dict[str, Any] = {"prepare_threshold": None}  # see below
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = CONNECT_TIMEOUT_S
+    # No server-side prepared statements: psycopg would prepare the duplicate lookup after five
+    # runs, and PostgreSQL then keeps the generic plan it made while the table was small (a
+    # sequential scan), which makes a bulk import slower with every batch.
     return create_engine(url, connect_args=args)
 
 
