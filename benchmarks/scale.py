@@ -21,7 +21,6 @@ import argparse
 import ast
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -32,6 +31,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import report  # noqa: E402  (benchmarks/report.py: the machine description quality.py uses)
+
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 INT = re.compile(r"\b\d+\b")
@@ -217,7 +220,7 @@ def main() -> None:
         print(f"synthesized {args.outputs} outputs in {time.time() - t0:.0f}s")
     results: dict = {
         "command": " ".join(["python", "benchmarks/scale.py", *sys.argv[1:]]),
-        "machine": machine(),
+        "machine": report.machine(),
         "outputs": args.outputs,
         "outputs_mb": round(outputs_path.stat().st_size / 1e6, 1),
     }
@@ -257,23 +260,6 @@ def main() -> None:
 
 def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def machine() -> dict[str, str | int]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count() or 0,
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 if __name__ == "__main__":
