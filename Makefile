@@ -31,7 +31,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/quality.py
-	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .distillguard demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,40 +1,23 @@
-"""The ``distillguard`` command line: thin over the library.
-
-Exit codes: 0 success; 1 the check failed (findings with ``--fail-on-findings``, a ledger that
-does not verify); 2 a usage, configuration or input error.
-"""
+"""The core commands: record, ledger, index, scan and config."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
-from distillguard import __version__
 from distillguard.capture.manual import BadLine, parse_jsonl
-from distillguard.config import Settings, load_settings
-from distillguard.errors import DistillguardError
+from distillguard.cli._app import Context, err_console, progress
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.index.build import IndexBuilder
 from distillguard.index.sets import privacy_form
 from distillguard.index.store import Manifest
-from distillguard.ledger import Ledger
 from distillguard.model import NewOutput
 from distillguard.scan.engine import ScanJob, Tally, default_workers, run
 from distillguard.scan.inputs import plan
@@ -42,68 +25,10 @@ from distillguard.scan.matcher import MatchParams
 from distillguard.scan.outputs import prepare_out_dir
 from distillguard.scan.report import report_json, write_report
 
-
-def _err() -> Console:
-    return Console(stderr=True)
-
-
-@contextmanager
-def _progress(label: str, total: int, *, as_bytes: bool = False) -> Iterator[Any]:
-    """A progress bar on stderr (only on a terminal); yields ``advance(n)``."""
-    count = [DownloadColumn(), TransferSpeedColumn()] if as_bytes else [MofNCompleteColumn()]
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        *count,
-        TimeRemainingColumn(),
-        console=_err(),
-        transient=True,
-        disable=not sys.stderr.isatty(),
-    )
-    with bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
-class _Context:
-    def __init__(self, config: str | None) -> None:
-        self._config = config
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self._config)
-        return self._settings
-
-    def ledger(self) -> Ledger:
-        return Ledger(self.settings.db_url)
-
-
-class _Group(click.Group):
-    """Turns distillguard's own errors into a clear message and exit code 2."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DistillguardError as exc:
-            _err().print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
-@click.version_option(__version__, prog_name="distillguard")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help="Config file (TOML).")
-@click.pass_context
-def main(ctx: click.Context, config: str | None) -> None:
-    """Capture outside-model output and keep it out of training data."""
-    ctx.obj = _Context(config)
-
-
 # --- record ---------------------------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.argument("file", required=False, type=click.File("rb"))
 @click.option("--jsonl", "jsonl", type=click.File("rb"), help="Record one output per JSON line.")
 @click.option("--vendor", help="Vendor that produced the output (e.g. anthropic).")
@@ -123,7 +48,7 @@ def main(ctx: click.Context, config: str | None) -> None:
 )
 @click.pass_obj
 def record(
-    obj: _Context, /, file: Any, jsonl: Any, request: Any, fingerprints_only: bool, **fields: Any
+    obj: Context, /, file: Any, jsonl: Any, request: Any, fingerprints_only: bool, **fields: Any
 ) -> None:
     """Record an output (FILE or - for stdin); prints its id. Idempotent."""
     private = fingerprints_only or obj.settings.fingerprints_only
@@ -168,12 +93,12 @@ def _good_lines(
             yield privacy_form(item, config) if private else item
 
 
-def _record_jsonl(obj: _Context, fh: Any, private: bool) -> None:
+def _record_jsonl(obj: Context, fh: Any, private: bool) -> None:
     bad: list[BadLine] = []
     with obj.ledger() as ledger:
         results = ledger.record_many(_good_lines(parse_jsonl(fh, _name(fh)), bad, private))
     created = sum(r.created for r in results)
-    err = _err()
+    err = err_console()
     for line in bad:
         err.print(f"[yellow]skipped[/yellow] {line.where}: {line.reason}", highlight=False)
     err.print(
@@ -186,7 +111,7 @@ def _record_jsonl(obj: _Context, fh: Any, private: bool) -> None:
 # --- ledger ---------------------------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def ledger() -> None:
     """Inspect and verify the tamper-evident ledger."""
 
@@ -194,7 +119,7 @@ def ledger() -> None:
 @ledger.command("verify")
 @click.option("--expect-head", help="A head printed earlier: also detects a cut-off tail.")
 @click.pass_obj
-def ledger_verify(obj: _Context, expect_head: str | None) -> None:
+def ledger_verify(obj: Context, expect_head: str | None) -> None:
     """Recompute the hash chain; exit 1 if any record was altered, removed or reordered."""
     with obj.ledger() as led:
         report = led.verify(expect_head=expect_head)
@@ -207,7 +132,7 @@ def ledger_verify(obj: _Context, expect_head: str | None) -> None:
 
 @ledger.command("head")
 @click.pass_obj
-def ledger_head(obj: _Context) -> None:
+def ledger_head(obj: Context) -> None:
     """Print the chain head, to anchor it elsewhere."""
     with obj.ledger() as led:
         click.echo(led.head())
@@ -216,7 +141,7 @@ def ledger_head(obj: _Context) -> None:
 # --- index ----------------------------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def index() -> None:
     """Build the fingerprint index from the ledger."""
 
@@ -232,7 +157,7 @@ def index() -> None:
 @click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
 @click.pass_obj
 def index_build(
-    obj: _Context, rebuild: bool, background: tuple[str, ...], workers: int | None
+    obj: Context, rebuild: bool, background: tuple[str, ...], workers: int | None
 ) -> None:
     """Build (or update) the index of recorded outputs."""
     stats = _update_index(obj, workers or default_workers(), rebuild=rebuild, background=background)
@@ -244,12 +169,12 @@ def index_build(
 
 
 def _update_index(
-    obj: _Context, workers: int, *, rebuild: bool = False, background: tuple[str, ...] = ()
+    obj: Context, workers: int, *, rebuild: bool = False, background: tuple[str, ...] = ()
 ) -> Any:
     settings = obj.settings
     with obj.ledger() as led:
         builder = IndexBuilder(led, settings.index_dir, workers=workers)
-        with _progress("fingerprinting outputs", builder.pending()) as advance:
+        with progress("fingerprinting outputs", builder.pending()) as advance:
             builder.progress = advance
             return builder.build(background) if rebuild else builder.update(background)
 
@@ -257,7 +182,7 @@ def _update_index(
 # --- scan -----------------------------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output dir.")
 @click.option("--text-field", default="text", show_default=True, help="Text field of records.")
@@ -274,7 +199,7 @@ def _update_index(
 @click.option("--all-vendors", is_flag=True, help="Hunt internal vendors' outputs too.")
 @click.pass_obj
 def scan(
-    obj: _Context,
+    obj: Context,
     paths: tuple[str, ...],
     out: str,
     text_field: str,
@@ -301,7 +226,7 @@ def scan(
         id_field,
         MatchParams(min_containment=min_containment),
     )
-    with _progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
+    with progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
         tally = run(job, units, workers, advance)
     tally.skipped[:0] = skipped
     seconds = time.perf_counter() - started
@@ -348,17 +273,20 @@ def _summary(tally: Tally, seconds: float, report: Path) -> None:
 # --- config ---------------------------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def config() -> None:
     """Check the configuration file."""
 
 
 @config.command("validate")
 @click.pass_obj
-def config_validate(obj: _Context) -> None:
+def config_validate(obj: Context) -> None:
     """Explain every error in the config file; exit 2 if there is one."""
     settings = obj.settings
     where = settings.config_path or "no config file (defaults: every vendor external)"
     click.echo(f"ok: {where}")
     for name, cls in sorted(settings.vendor_classes.items()):
         click.echo(f"  vendor {name}: {cls}")
+
+
+COMMANDS = (record, ledger, index, scan, config)
