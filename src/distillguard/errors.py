@@ -7,6 +7,7 @@
      ├── IndexError_             the fingerprint index is missing, corrupt or mismatched
      │    └── ConfigMismatchError   an index built with other fingerprint settings
      ├── InputError              an input cannot be read (scan, record)
+     ├── GitError                a git command failed, or this is not a git repository
      └── MissingDependencyError  an optional extra is not installed
 
 Adapters translate what they meet (SQLAlchemy, OS, decoders) into this tree at the boundary,
@@ -42,6 +43,10 @@ class ConfigMismatchError(IndexError_):
 
 class InputError(DistillguardError):
     """An input (file, record, stream) cannot be read or decoded."""
+
+
+class GitError(DistillguardError):
+    """A git command failed, or the working directory is not a git repository."""
 
 
 class MissingDependencyError(DistillguardError):
