@@ -36,6 +36,15 @@ class NewOutput:
     fingerprints: bytes | None = None
     fp_config: str | None = None
     text_hash: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    price_version: str | None = None
+    upstream: str | None = None
+    key_id: str | None = None
 
     def content_hash(self) -> str:
         if self.text is not None:
@@ -74,6 +83,68 @@ class Output:
     message_id: str | None = None
     fingerprints: bytes | None = None
     fp_config: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    price_version: str | None = None
+    upstream: str | None = None
+    key_id: str | None = None
+
+
+#: Usage fields of an output (tokens, cost): ``input_tokens`` counts the input read at the full
+#: price (not from the cache), so input + cache_read + cache_write is the whole prompt.
+USAGE_FIELDS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "reasoning_tokens", "cost_usd", "price_version", "upstream", "key_id",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GatewayKey:
+    """A gateway key as stored: only the hash of the secret, and the grant that came with it.
+
+    ``expires_at`` is the end of the grant (exclusive); None: no end.
+    """
+
+    id: str
+    key_hash: str
+    actor: str
+    team: str
+    approved_by: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def refusal(self, now: datetime) -> str | None:
+        """Why this key cannot be used at ``now``, or None when it can."""
+        if self.revoked_at is not None:
+            return f"the key {self.id} was revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            day = self.expires_at.date().isoformat()
+            return f"the grant of key {self.id} (approved by {self.approved_by}) ended on {day}"
+        return None
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """Totals of the outputs of one group (and one vendor) in a usage report.
+
+    ``unpriced`` counts outputs whose cost is unknown (a model missing from the price table);
+    their cost is not in ``cost_usd``.
+    """
+
+    group: str | None
+    vendor: str
+    outputs: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+    unpriced: int
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ Each record stores ``prev_hash`` (the previous record's ``chain_hash``, or :data
 with the :data:`FIELDS` as keys, sorted, no whitespace, UTF-8; ``created_at`` is written as
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. Large values enter by digest: the text through
 ``content_hash`` (its sha256, checked against the text on verify), ``request`` and
-``fingerprints`` as the sha256 of their UTF-8 / bytes. Hashing a digest instead of 2 KB of JSON
+``fingerprints`` as the sha256 of their UTF-8 / bytes; the :data:`EXTENSION_FIELDS` only when
+set. Hashing a digest instead of 2 KB of JSON
 keeps recording fast and commits the same content. Hashes carry their algorithm
 (``sha256:<hex>``). A head is ``"<seq>:<chain_hash>"``.
 """
@@ -29,6 +30,13 @@ FIELDS = (
     "purpose", "created_at", "content_hash", "request", "source_id", "message_id",
     "fingerprints", "fp_config",
 )  # fmt: skip
+#: Fields added later (the gateway's usage): a record includes each one only when it is set,
+#: so the records written before they existed hash as they always did, and setting or clearing
+#: one afterwards still changes the hash.
+EXTENSION_FIELDS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "reasoning_tokens", "cost_usd", "price_version", "upstream", "key_id",
+)  # fmt: skip
 MAX_PROBLEMS = 1000
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 #: A record: any mapping from field names (a dict, a SQLAlchemy RowMapping).
@@ -48,6 +56,10 @@ def iso_utc(value: datetime) -> str:
 def canonical(record: Record) -> bytes:
     """The canonical JSON bytes of a record's :data:`FIELDS`."""
     doc = {name: record[name] for name in FIELDS}
+    for name in EXTENSION_FIELDS:
+        value = record.get(name)
+        if value is not None:
+            doc[name] = value
     doc["created_at"] = iso_utc(doc["created_at"])
     if doc["request"] is not None:
         doc["request"] = _digest(doc["request"].encode("utf-8"))

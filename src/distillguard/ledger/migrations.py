@@ -10,8 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
+    Double,
     Index,
     LargeBinary,
     MetaData,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
+from sqlalchemy.schema import CreateIndex
 
 from distillguard.ledger import schema
 
@@ -50,7 +53,43 @@ def _m001_outputs(conn: Connection) -> None:
     md.create_all(conn)
 
 
-STEPS: tuple[Step, ...] = (("001_outputs", _m001_outputs),)
+def _m002_gateway(conn: Connection) -> None:
+    """Usage fields on outputs (tokens, cost, price table version, upstream, key) and the
+    gateway's keys, each carrying its grant (who approved it, until when)."""
+    md = MetaData()
+    added = [
+        *(Column(name, BigInteger) for name in _TOKENS),
+        Column("cost_usd", Double),
+        *(Column(name, Text) for name in ("price_version", "upstream", "key_id")),
+    ]
+    quote = conn.dialect.identifier_preparer.quote
+    for column in added:
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE outputs ADD COLUMN {quote(column.name)} {kind}")
+    outputs = Table("outputs", md, *(Column(n, Text) for n in ("team", "key_id", "created_at")))
+    conn.execute(
+        CreateIndex(Index("ix_outputs_team_created", outputs.c.team, outputs.c.created_at))
+    )
+    conn.execute(
+        CreateIndex(Index("ix_outputs_key_created", outputs.c.key_id, outputs.c.created_at))
+    )
+    Table(
+        "gateway_keys",
+        md,
+        Column("id", Text, primary_key=True),
+        *(Column(n, Text, nullable=False) for n in ("key_hash", "actor", "team", "approved_by")),
+        Column("created_at", schema.UTCDateTime, nullable=False),
+        Column("expires_at", schema.UTCDateTime),
+        Column("revoked_at", schema.UTCDateTime),
+        Index("ux_gateway_keys_hash", "key_hash", unique=True),
+    ).create(conn)
+
+
+_TOKENS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+)  # fmt: skip
+
+STEPS: tuple[Step, ...] = (("001_outputs", _m001_outputs), ("002_gateway", _m002_gateway))
 
 
 def apply(conn: Connection, steps: tuple[Step, ...] = STEPS) -> list[str]:

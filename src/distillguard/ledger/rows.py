@@ -13,7 +13,10 @@ from distillguard.model import NewOutput, Output
 
 STR_FIELDS = (
     "vendor", "model", "text", "tool", "actor", "team", "session", "purpose", "request",
-    "source_id", "message_id", "fp_config",
+    "source_id", "message_id", "fp_config", "price_version", "upstream", "key_id",
+)  # fmt: skip
+INT_FIELDS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
 )  # fmt: skip
 OUTPUT_FIELDS = tuple(f.name for f in dataclasses.fields(Output))
 
@@ -22,6 +25,9 @@ def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[st
     """The row of ``new``, less ``seq``, ``prev_hash`` and ``chain_hash``; InputError if invalid."""
     row = {name: getattr(new, name) for name in STR_FIELDS}
     _check_strings(row, allow_nul)
+    for name in INT_FIELDS:
+        row[name] = _count(name, getattr(new, name))
+    row["cost_usd"] = _cost(new.cost_usd)
     if new.text is None:
         _check_privacy_mode(new)
     key = new.idempotency_key()
@@ -33,6 +39,22 @@ def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[st
         fingerprints=None if new.fingerprints is None else bytes(new.fingerprints),
     )
     return row
+
+
+def _count(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{name} must be a non-negative integer, not {value!r}")
+    return value
+
+
+def _cost(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise InputError(f"cost_usd must be a non-negative number, not {value!r}")
+    return float(value)
 
 
 def _check_privacy_mode(new: NewOutput) -> None:

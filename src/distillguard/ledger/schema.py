@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Double,
     Index,
     Integer,
     LargeBinary,
@@ -24,6 +25,11 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+#: Token counts of an output (the gateway's usage fields).
+TOKEN_COLUMNS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+)  # fmt: skip
 
 #: ``INTEGER PRIMARY KEY`` on SQLite (the rowid), ``BIGINT`` elsewhere.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
@@ -74,8 +80,27 @@ outputs = Table(
     Column("fp_config", Text),
     Column("prev_hash", Text, nullable=False),
     Column("chain_hash", Text, nullable=False),
+    *(Column(name, BigInteger) for name in TOKEN_COLUMNS),
+    Column("cost_usd", Double),
+    *(Column(name, Text) for name in ("price_version", "upstream", "key_id")),
     Index("ux_outputs_id", "id", unique=True),
     Index("ux_outputs_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_outputs_team_created", "team", "created_at"),
+    Index("ix_outputs_key_created", "key_id", "created_at"),
+)
+
+gateway_keys = Table(
+    "gateway_keys",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("key_hash", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("team", Text, nullable=False),
+    Column("approved_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index("ux_gateway_keys_hash", "key_hash", unique=True),
 )
 
 migrations = Table(

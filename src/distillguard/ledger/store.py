@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Column, Connection, RowMapping, bindparam, func, select
 
 from distillguard.errors import InputError
-from distillguard.ledger import backend, chain, migrations, rows
+from distillguard.ledger import accounts, backend, chain, migrations, rows
 from distillguard.ledger.schema import HEAVY_COLUMNS, outputs
-from distillguard.model import NewOutput, Output, Recorded
+from distillguard.model import GatewayKey, NewOutput, Output, Recorded, UsageRow
 
 #: Outputs per write transaction. Each transaction rewrites the index pages it touches (two
 #: random-key indexes), so small batches cost far more I/O per output: loading 10^6 outputs of
@@ -169,6 +169,42 @@ class Ledger:
             if len(page) < batch_size:
                 return
             last = page[-1]["seq"]
+
+    # --- gateway keys, spend and usage ----------------------------------------------------
+
+    def add_key(self, key: GatewayKey) -> None:
+        """Store a gateway key (its hash) with its grant."""
+        with backend.mapped_errors("write to", self._url), self._engine.begin() as conn:
+            accounts.add_key(conn, key)
+
+    def keys(self) -> list[GatewayKey]:
+        """Every gateway key, revoked and expired ones too, oldest first."""
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            return accounts.keys(conn)
+
+    def find_key(self, key_hash: str) -> GatewayKey | None:
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            found = accounts.keys(conn, key_hash)
+        return found[0] if found else None
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; False when there is no such key or it was revoked already."""
+        with backend.mapped_errors("write to", self._url), self._engine.begin() as conn:
+            return accounts.revoke_key(conn, key_id, datetime.now(UTC))
+
+    def spend(self, by: str, since: datetime) -> dict[str, float]:
+        """Priced cost of the outputs created since ``since``, per ``team`` or ``key_id``."""
+        if by not in ("team", "key_id"):
+            raise ValueError(f"spend is per team or key_id, not {by!r}")
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            return accounts.spend(conn, by, since)
+
+    def usage(self, by: str = "team", since: datetime | None = None) -> list[UsageRow]:
+        """Tokens and cost per group and vendor of the outputs that carry usage."""
+        if by not in accounts.USAGE_GROUPS:
+            raise InputError(f"usage --by must be one of {', '.join(accounts.USAGE_GROUPS)}")
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            return accounts.usage(conn, by, since)
 
     def _scalar(self, query: Any) -> int:
         with backend.mapped_errors("read", self._url), self._engine.connect() as conn:

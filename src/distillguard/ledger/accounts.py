@@ -1,0 +1,97 @@
+"""Queries behind the gateway's part of the Ledger: keys with their grants, spend and usage.
+
+Functions of an open connection; only :class:`distillguard.ledger.Ledger` calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, or_, select, update
+
+from distillguard.ledger.schema import gateway_keys, outputs
+from distillguard.model import GatewayKey, UsageRow
+
+#: What ``usage`` can group by: the output column of each name.
+USAGE_GROUPS = ("team", "actor", "vendor", "model", "tool", "upstream", "key_id")
+
+
+def add_key(conn: Connection, key: GatewayKey) -> None:
+    conn.execute(gateway_keys.insert().values(**_key_values(key)))
+
+
+def _key_values(key: GatewayKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "key_hash": key.key_hash,
+        "actor": key.actor,
+        "team": key.team,
+        "approved_by": key.approved_by,
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def keys(conn: Connection, key_hash: str | None = None) -> list[GatewayKey]:
+    query = select(gateway_keys).order_by(gateway_keys.c.created_at, gateway_keys.c.id)
+    if key_hash is not None:
+        query = query.where(gateway_keys.c.key_hash == key_hash)
+    return [_to_key(row) for row in conn.execute(query).mappings()]
+
+
+def _to_key(row: Mapping[Any, Any]) -> GatewayKey:
+    return GatewayKey(**{column.name: row[column.name] for column in gateway_keys.c})
+
+
+def revoke_key(conn: Connection, key_id: str, now: datetime) -> bool:
+    query = (
+        update(gateway_keys)
+        .where(gateway_keys.c.id == key_id, gateway_keys.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return conn.execute(query).rowcount > 0
+
+
+def spend(conn: Connection, by: str, since: datetime) -> dict[str, float]:
+    """The priced cost of the outputs since ``since``, per ``team`` or ``key_id``."""
+    column = outputs.c[by]
+    query = (
+        select(column, func.sum(outputs.c.cost_usd))
+        .where(outputs.c.created_at >= since, column.is_not(None))
+        .group_by(column)
+    )
+    return {str(name): float(total or 0.0) for name, total in conn.execute(query)}
+
+
+def usage(conn: Connection, by: str, since: datetime | None) -> list[UsageRow]:
+    """Token and cost totals per ``by`` and vendor (the vendor gives the internal share), over
+    the outputs that carry usage (those the gateway recorded)."""
+    group, c = outputs.c[by], outputs.c
+    sums = [
+        func.coalesce(func.sum(c[name]), 0)
+        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    ]
+    unpriced = func.sum(case((c.cost_usd.is_(None), 1), else_=0))
+    query = select(group, c.vendor, func.count(), *sums, func.sum(c.cost_usd), unpriced)
+    has_usage = (c[name].is_not(None) for name in ("input_tokens", "output_tokens", "cost_usd"))
+    query = query.where(or_(*has_usage))
+    if since is not None:
+        query = query.where(c.created_at >= since)
+    query = query.group_by(group, c.vendor).order_by(group, c.vendor)
+    return [
+        UsageRow(
+            group=None if row[0] is None else str(row[0]),
+            vendor=str(row[1]),
+            outputs=int(row[2]),
+            input_tokens=int(row[3]),
+            output_tokens=int(row[4]),
+            cache_read_tokens=int(row[5]),
+            cache_write_tokens=int(row[6]),
+            cost_usd=float(row[7] or 0.0),
+            unpriced=int(row[8] or 0),
+        )
+        for row in conn.execute(query)
+    ]
