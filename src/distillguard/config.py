@@ -32,11 +32,25 @@ class Upstream:
     vendor: str
 
 
+REQUIREMENTS = ("review",)
+DATASET_PURPOSES = ("training", "evaluation", "test-tasks", "code-analysis", "fine-tuning")
+RULE_KEYS = ("id", "paths", "deny", "require", "datasets", "description")
+
+
 @dataclass(frozen=True)
 class Rule:
+    """Where outside output may not go: ``paths`` in git, ``datasets`` at dataset admission.
+
+    ``deny`` is a vendor class or a list of vendor names. With ``require`` (e.g. ``review``) the
+    denied output is allowed once the requirement is met (a reviewer other than the author).
+    """
+
     id: str
     paths: tuple[str, ...]
     deny: str | tuple[str, ...]
+    require: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,25 +182,89 @@ def _upstreams(data: Mapping[str, Any]) -> dict[str, Upstream]:
     return upstreams
 
 
+def rules_from(data: Mapping[str, Any]) -> tuple[Rule, ...]:
+    """The ``[[rules]]`` of a parsed config; one ConfigError explains every bad rule."""
+    return _rules(data)
+
+
 def _rules(data: Mapping[str, Any]) -> tuple[Rule, ...]:
     raw = data.get("rules", [])
     if not isinstance(raw, list):
         raise ConfigError("[[rules]] must be an array of tables")
-    rules = []
+    rules: list[Rule] = []
+    problems: list[str] = []
     for i, spec in enumerate(raw):
+        errors = _rule_errors(spec)
         where = f"[[rules]] #{i + 1}"
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("id"), str):
-            raise ConfigError(f"{where}: needs an id")
-        paths = spec.get("paths", [])
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise ConfigError(f"{where} ({spec['id']}): paths must be a list of globs")
-        deny = spec.get("deny", EXTERNAL)
-        if isinstance(deny, list):
-            deny = tuple(str(v) for v in deny)
-        elif not isinstance(deny, str):
-            raise ConfigError(f"{where} ({spec['id']}): deny must be a class or a list of vendors")
-        rules.append(Rule(id=spec["id"], paths=tuple(paths), deny=deny))
+        if isinstance(spec, Mapping) and isinstance(spec.get("id"), str):
+            where += f" ({spec['id']})"
+        problems.extend(f"{where}: {e}" for e in errors)
+        if not errors:
+            rules.append(_rule(spec))
+    ids = [r.id for r in rules]
+    problems.extend(
+        f"[[rules]]: id {d!r} is used twice" for d in sorted({x for x in ids if ids.count(x) > 1})
+    )
+    if problems:
+        raise ConfigError("\n".join(problems))
     return tuple(rules)
+
+
+def _rule(spec: Mapping[str, Any]) -> Rule:
+    deny = spec.get("deny", EXTERNAL)
+    require = spec.get("require", [])
+    return Rule(
+        id=spec["id"],
+        paths=tuple(spec.get("paths", [])),
+        deny=tuple(deny) if isinstance(deny, list) else deny,
+        require=(require,) if isinstance(require, str) else tuple(require),
+        datasets=tuple(spec.get("datasets", [])),
+        description=spec.get("description", ""),
+    )
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+
+
+def _rule_errors(spec: Any) -> list[str]:
+    """Everything wrong with one rule table."""
+    if not isinstance(spec, Mapping):
+        return ["must be a table"]
+    errors = []
+    if not isinstance(spec.get("id"), str) or not spec.get("id"):
+        errors.append("needs an id (a non-empty string)")
+    unknown = sorted(set(spec) - set(RULE_KEYS))
+    if unknown:
+        errors.append(f"unknown key(s) {', '.join(unknown)}; a rule has {', '.join(RULE_KEYS)}")
+    if "paths" in spec and not _str_list(spec["paths"]):
+        errors.append('paths must be a list of gitignore-style globs, e.g. ["tests/**"]')
+    if not spec.get("paths") and not spec.get("datasets"):
+        errors.append("needs paths (where in git) or datasets (which dataset purposes), or both")
+    deny = spec.get("deny", EXTERNAL)
+    if isinstance(deny, str):
+        if deny not in VENDOR_CLASSES:
+            errors.append(
+                f"deny = {deny!r}: a class must be one of {', '.join(VENDOR_CLASSES)}; "
+                f'name vendors as a list, e.g. deny = ["{deny}"]'
+            )
+    elif not _str_list(deny) or not deny:
+        errors.append("deny must be a class (external, internal) or a non-empty list of vendors")
+    require = spec.get("require", [])
+    require = [require] if isinstance(require, str) else require
+    if not isinstance(require, list) or any(r not in REQUIREMENTS for r in require):
+        errors.append(
+            f"require = {spec.get('require')!r}: must be one of {', '.join(REQUIREMENTS)}"
+        )
+    datasets = spec.get("datasets", [])
+    if not _str_list(datasets) or any(d not in DATASET_PURPOSES for d in datasets):
+        errors.append(
+            f"datasets = {datasets!r}: must be a list of purposes "
+            f"from {', '.join(DATASET_PURPOSES)}"
+        )
+    if not isinstance(spec.get("description", ""), str):
+        errors.append("description must be a string")
+    return errors
 
 
 def _fingerprints_only(data: Mapping[str, Any]) -> bool:
