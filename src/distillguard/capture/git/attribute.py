@@ -1,0 +1,187 @@
+"""Attribute the lines a commit added to recorded outside-model outputs, from content alone.
+
+For each file a commit changed, its new content is matched against the ledger's index (the same
+matcher and evidence rules as ``scan``: trivial code and license headers never count); the lines
+covered by a match's evidence spans *and* added by the commit are that output's contribution.
+Nothing depends on how the code got there (an agent, a paste by hand) or on line numbers carried
+across history, so the result is the same after an amend, a rebase or a squash.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from distillguard.capture.git.diff import AddedLines
+from distillguard.capture.git.repo import STAGED, Git
+from distillguard.capture.git.trailers import Coauthor, ai_coauthors
+from distillguard.model import Match
+from distillguard.scan.matcher import Matcher
+
+MAX_FILE_BYTES = 8 << 20  # larger files are data, not code: left unmatched (and counted)
+Range = tuple[int, int]  # 1-based, inclusive
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """The lines of one file that came from one recorded output."""
+
+    output_id: str
+    vendor: str
+    model: str
+    containment: float
+    ranges: tuple[Range, ...]
+
+    @property
+    def lines(self) -> int:
+        return sum(end - start + 1 for start, end in self.ranges)
+
+
+@dataclass(frozen=True)
+class FileAttribution:
+    """One file a commit added lines to: how many, and which came from outside output."""
+
+    path: str
+    added: int
+    contributions: tuple[Contribution, ...] = ()
+    added_ranges: tuple[Range, ...] = ()  # the lines the commit added, as runs
+
+    @property
+    def attributed(self) -> int:
+        """Added lines that came from some output (a line two outputs share counts once)."""
+        return len({n for c in self.contributions for s, e in c.ranges for n in range(s, e + 1)})
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """What one commit (or the index, for ``--staged``) added, and where it came from."""
+
+    revision: str
+    author_name: str
+    author_email: str
+    author_date: str
+    files: tuple[FileAttribution, ...]
+    coauthors: tuple[Coauthor, ...] = ()
+    mark: str = ""  # the ledger position it was computed against (see ``IndexMark``)
+
+    @property
+    def ai_assisted(self) -> bool:
+        return bool(self.coauthors) or any(f.contributions for f in self.files)
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def attributed(self) -> int:
+        return sum(f.attributed for f in self.files)
+
+
+class Attributor:
+    """Attributes commits of one repository with one matcher."""
+
+    def __init__(self, git: Git, matcher: Matcher, mark: str = "") -> None:
+        self.git = git
+        self.matcher = matcher
+        self.mark = mark
+
+    def commit(self, rev: str) -> Attribution:
+        info = self.git.commit(rev)
+        files = self.files(info.sha, self.git.added_lines(info.sha))
+        return Attribution(
+            info.sha,
+            info.author_name,
+            info.author_email,
+            info.author_date,
+            files,
+            ai_coauthors(info.message),
+            self.mark,
+        )
+
+    def staged(self) -> Attribution:
+        name, email = self.git.ident()
+        files = self.files(STAGED, self.git.staged_lines())
+        return Attribution(STAGED, name, email, "", files, (), self.mark)
+
+    def files(self, rev: str, added: dict[str, AddedLines]) -> tuple[FileAttribution, ...]:
+        paths = sorted(added)
+        texts = _decode(self.git.blobs(rev, paths))
+        matchable = [p for p in paths if p in texts]
+        found = self.matcher.match([texts[p] for p in matchable]) if matchable else []
+        matches = dict(zip(matchable, found, strict=True))
+        return tuple(
+            FileAttribution(
+                p,
+                len(added[p]),
+                contributions(texts.get(p, ""), matches.get(p, []), added[p].lines),
+                ranges(added[p].lines),
+            )
+            for p in paths
+        )
+
+
+def _decode(blobs: dict[str, bytes]) -> dict[str, str]:
+    """Text files only: binary, oversized and non-UTF-8 files are not matched."""
+    texts = {}
+    for path, data in blobs.items():
+        if len(data) > MAX_FILE_BYTES or b"\x00" in data[:8192]:
+            continue
+        try:
+            texts[path] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return texts
+
+
+def contributions(
+    text: str, matches: Sequence[Match], added: Sequence[int]
+) -> tuple[Contribution, ...]:
+    """Each match's added lines, as ranges; matches that cover no added line are dropped."""
+    added_set = set(added)
+    starts = line_starts(text)
+    found = []
+    for match in matches:
+        lines = sorted(covered_lines(starts, len(text), match.spans) & added_set)
+        if lines:
+            found.append(
+                Contribution(
+                    match.output_id, match.vendor, match.model, match.containment, ranges(lines)
+                )
+            )
+    return tuple(found)
+
+
+def line_starts(text: str) -> list[int]:
+    """Character offset of the start of each line (line n starts at ``starts[n - 1]``)."""
+    starts = [0]
+    pos = text.find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    if starts[-1] == len(text) and len(starts) > 1:
+        starts.pop()  # the text ends with a newline: no empty last line
+    return starts
+
+
+def covered_lines(starts: list[int], length: int, spans: Iterable[tuple[int, int]]) -> set[int]:
+    """1-based numbers of the lines that half-open character spans ``[a, b)`` touch."""
+    lines: set[int] = set()
+    for a, b in spans:
+        if b <= a or a >= length:
+            continue
+        first = bisect_right(starts, a)
+        last = bisect_right(starts, b - 1)
+        lines.update(range(first, last + 1))
+    return lines
+
+
+def ranges(lines: Iterable[int]) -> tuple[Range, ...]:
+    """Sorted line numbers folded into inclusive ``(start, end)`` runs."""
+    runs: list[list[int]] = []
+    for n in sorted(set(lines)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return tuple((a, b) for a, b in runs)

@@ -1,0 +1,54 @@
+"""Dataset admission: the rules whose ``datasets`` name a purpose, applied to scan findings.
+
+A document of a dataset meant for ``purpose`` (training, evaluation, test-tasks, code-analysis,
+fine-tuning) breaks a rule when it contains an output of a vendor the rule denies. ``require``
+does not apply here: a dataset is not reviewed line by line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from distillguard.config import DATASET_PURPOSES
+from distillguard.errors import ConfigError
+from distillguard.model import Finding
+from distillguard.policy.rules import Policy
+
+
+@dataclass(frozen=True)
+class DatasetViolation:
+    rule_id: str
+    doc: str
+    vendor: str
+    model: str
+    output_id: str
+    containment: float
+    spans: tuple[tuple[int, int], ...]
+
+
+def check_purpose(purpose: str) -> str:
+    if purpose not in DATASET_PURPOSES:
+        raise ConfigError(
+            f"--policy {purpose!r}: a dataset purpose is one of {', '.join(DATASET_PURPOSES)}"
+        )
+    return purpose
+
+
+def hunted(policy: Policy, purpose: str, vendors: Iterable[str]) -> frozenset[str]:
+    """The vendors the dataset rules for ``purpose`` deny (a scan must look for them)."""
+    rules = policy.dataset_rules(purpose)
+    return frozenset(v for v in vendors if any(policy.denies(r, v) for r in rules))
+
+
+def dataset_violations(
+    findings: Iterable[Finding], policy: Policy, purpose: str
+) -> list[DatasetViolation]:
+    rules = policy.dataset_rules(purpose)
+    return [
+        DatasetViolation(rule.id, f.doc, m.vendor, m.model, m.output_id, m.containment, m.spans)
+        for f in findings
+        for m in f.matches
+        for rule in rules
+        if policy.denies(rule, m.vendor)
+    ]
