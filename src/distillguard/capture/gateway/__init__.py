@@ -1,0 +1,11 @@
+"""The gateway: a reverse proxy in front of the vendors' APIs that records every answer.
+
+app        the ASGI app: routing, access, forwarding, capture (a raw ASGI callable)
+upstream   the HTTP client interface to the vendors (httpx behind a small Protocol)
+parsers/   one module per wire format: rebuild the output from the bytes passing through
+tools      what a tool call adds (Write.content, Edit.new_string, apply_patch '+' lines)
+pricing    the versioned price table and the cost of one answer
+access     keys, grants, team rules and budgets; refusals in the vendor's error format
+spool      the fsync'd local spool (group commit) every output reaches before its last event
+drain      the background writer moving the spool into the ledger, with retries
+"""

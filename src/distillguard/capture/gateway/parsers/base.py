@@ -1,0 +1,109 @@
+"""What every parser produces, and how the app picks one.
+
+A parser sees the response bytes exactly as they are forwarded; :meth:`Parser.feed` says when a
+chunk holds the final event (so the app spools the output before forwarding that chunk), and
+:meth:`Parser.reply` rebuilds the answer. Parsers never raise on bad input: a malformed event
+is counted in ``Reply.malformed`` and skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from distillguard.capture.gateway import tools
+
+
+@dataclass
+class Tokens:
+    """Token counts as the vendor reported them. ``input`` is the input at the full price
+    (Anthropic's ``input_tokens``; OpenAI's prompt tokens less the cached ones)."""
+
+    input: int | None = None
+    output: int | None = None
+    cache_read: int | None = None
+    cache_write: int | None = None
+    cache_write_1h: int | None = None
+    reasoning: int | None = None
+
+
+@dataclass
+class Reply:
+    """An answer rebuilt from the wire: what the model added, what it quoted, its usage."""
+
+    message_id: str | None = None
+    model: str | None = None
+    parts: list[str] = field(default_factory=list)
+    quoted: list[str] = field(default_factory=list)
+    tool_calls: list[str] = field(default_factory=list)
+    tokens: Tokens = field(default_factory=Tokens)
+    complete: bool = False
+    malformed: int = 0
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(part for part in self.parts if part)
+
+    def add_text(self, text: Any) -> None:
+        if isinstance(text, str) and text:
+            self.parts.append(text)
+
+    def add_tool(self, name: Any, arguments: Any) -> None:
+        """A tool call: ``arguments`` as a dict, a JSON string or (freeform tools) text."""
+        name = name if isinstance(name, str) else ""
+        added, quoted = tools.contribution(name, arguments)
+        self.tool_calls.append(name)
+        self.parts.extend(added)
+        self.quoted.extend(quoted)
+
+
+class Parser(Protocol):
+    def feed(self, chunk: bytes) -> bool:
+        """Take the next bytes; True when they hold the final event of the answer."""
+
+    def reply(self) -> Reply:
+        """The answer as rebuilt so far (call after the last chunk)."""
+
+
+def loads(data: str | bytes) -> Any:
+    """JSON, or None when it is not valid JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class JsonBody:
+    """A non-streamed answer: collects the body, parses it at the end with ``build``."""
+
+    def __init__(self, build: Any) -> None:
+        self._chunks: list[bytes] = []
+        self._build = build
+
+    def feed(self, chunk: bytes) -> bool:
+        self._chunks.append(chunk)
+        return False
+
+    def reply(self) -> Reply:
+        reply = Reply()
+        body = loads(b"".join(self._chunks))
+        if not isinstance(body, dict):
+            reply.malformed = 1
+            return reply
+        self._build(reply, body)
+        reply.complete = True
+        return reply
