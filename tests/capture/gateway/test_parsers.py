@@ -16,6 +16,7 @@ from distillguard.capture.gateway.parsers import (
     parser_for,
 )
 from distillguard.capture.gateway.parsers import anthropic as anthropic_wire
+from distillguard.errors import ConfigError
 from tests.capture.gateway.wire import (
     ANTHROPIC_STREAM,
     CHAT_STREAM,
