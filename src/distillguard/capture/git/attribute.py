@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from distillguard.capture.git.diff import AddedLines
 from distillguard.capture.git.repo import STAGED, Git
@@ -19,6 +20,7 @@ from distillguard.capture.git.trailers import Coauthor, ai_coauthors
 from distillguard.model import Match
 from distillguard.scan.matcher import Matcher
 
+GAP_LINES = 6  # evidence on both sides of a run of up to this many added lines covers it
 MAX_FILE_BYTES = 8 << 20  # larger files are data, not code: left unmatched (and counted)
 Range = tuple[int, int]  # 1-based, inclusive
 
@@ -142,7 +144,9 @@ def contributions(
     starts = line_starts(text)
     found = []
     for match in matches:
-        lines = sorted(covered_lines(starts, len(text), match.spans) & added_set)
+        lines = fill_gaps(
+            sorted(covered_lines(starts, len(text), match.spans) & added_set), added_set
+        )
         if lines:
             found.append(
                 Contribution(
@@ -150,6 +154,21 @@ def contributions(
                 )
             )
     return tuple(found)
+
+
+def fill_gaps(lines: list[int], added: set[int], gap: int = GAP_LINES) -> list[int]:
+    """Close short holes between covered lines when every line in the hole was added too.
+
+    Winnowing keeps a sample of an output's fingerprints, and an edit inside a copied function
+    breaks the k-grams around it, so the evidence spans of one pasted block can leave a few
+    lines uncovered; the block is still one contribution.
+    """
+    filled = list(lines)
+    for a, b in pairwise(lines):
+        hole = range(a + 1, b)
+        if 0 < len(hole) <= gap and all(n in added for n in hole):
+            filled.extend(hole)
+    return sorted(filled)
 
 
 def line_starts(text: str) -> list[int]:
