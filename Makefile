@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit bench clean clis
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/scale.py
+
+# The pinned Claude Code and Codex CLIs for tests/clis (the tests also run this themselves).
+clis:
+	bash scripts/install-clis.sh
 
 clean:
 	rm -rf $(VENV) .distillguard demo-out .pytest_cache .mypy_cache .ruff_cache
