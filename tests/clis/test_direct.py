@@ -118,4 +118,6 @@ def test_codex_applies_a_patch(clis: Clis, vendor_upstream: VendorUpstream, tmp_
     records = transcript_records(transcript)
     payloads = [r["payload"] for r in records if r.get("type") == "response_item"]
     patches = [p["input"] for p in payloads if p.get("type") == "custom_tool_call"]
+    usage = [r["payload"] for r in records if r.get("type") == "token_usage_record"]
+    assert {u["response_id"] for u in usage} == set(turn.message_ids)  # the join key
     assert len(patches) == 1 and '+    return f"Hello, {name}!"' in patches[0]
