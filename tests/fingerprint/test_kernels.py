@@ -96,8 +96,8 @@ def test_spans_point_at_the_kgram_in_the_original_text() -> None:
     text = prefix + FUNC
     batch = EncodedBatch([text])
     prints = Fingerprinter().code(batch)
-    starts = batch.char_offsets(0, CODE, prints.start)
-    ends = batch.char_offsets(0, CODE, prints.end)
+    starts = batch.char_offsets(0, prints.start)
+    ends = batch.char_offsets(0, prints.end)
     raw = text.encode()
     assert starts.min() >= len(prefix)
     for s, e, bs, be in zip(starts, ends, prints.start, prints.end, strict=True):
@@ -117,13 +117,32 @@ def test_prose_spans_map_back_through_nfkc() -> None:
     text = "ﬁrst ﬁne words: the quick brown fox jumps over the lazy dog again and again."
     batch = EncodedBatch([text])
     prints = Fingerprinter().text(batch)
-    starts = batch.char_offsets(0, TEXT, prints.start)
-    ends = batch.char_offsets(0, TEXT, prints.end)
+    starts = batch.char_offsets(0, prints.start)
+    ends = batch.char_offsets(0, prints.end)
     k = FingerprintConfig().text_k
     for s, e in zip(starts, ends, strict=True):
         words = re.findall(r"\w+", unicodedata.normalize("NFKC", text[s:e]))
         assert len(words) == k, text[s:e]
         assert s == 0 or not text[s - 1].isalnum()
+
+
+def test_prose_folds_unicode_case_compatibility_forms_and_punctuation() -> None:
+    a = "Émile said the café was closed... so we walked on to the next village instead"
+    b = "ÉMILE said\u00a0the CAFÉ was closed\u2026 so we walked on to the ｎｅｘｔ village instead"
+    assert hashes(a, TEXT) == hashes(b, TEXT)
+    assert hashes(a, TEXT) != hashes(a.replace("café", "cafe"), TEXT)
+
+
+def test_both_channels_at_once_equal_each_channel_alone() -> None:
+    texts = [FUNC, "Ünïcode prose, with a few words in it and then some more words here.", ""]
+    fp = Fingerprinter()
+    batch = EncodedBatch(texts)
+    code, text = fp.code(batch), fp.text(batch)
+    together = [a.copy() for a in fp.both(batch)]
+    for got, want in zip(together, ("hash", "doc", "start", "end"), strict=True):
+        expected = np.concatenate([getattr(code, want), getattr(text, want)])
+        assert got.tolist() == expected.tolist()
+    assert fp.both(batch, prose=False)[0].tolist() == code.hash.tolist()
 
 
 def test_channels_never_collide() -> None:
@@ -195,11 +214,11 @@ def test_winnowing_picks_the_rightmost_minimum_of_every_window(values: list[int]
 def test_any_text_fingerprints_without_error_and_spans_stay_inside(text: str) -> None:
     batch = EncodedBatch([text, "x = 1\n" * 5])
     fp = Fingerprinter(FingerprintConfig(code_k=3, text_k=2))
-    for channel, prints in ((CODE, fp.code(batch)), (TEXT, fp.text(batch))):
+    for prints in (fp.code(batch), fp.text(batch)):
         mine = prints.doc == 0
         if mine.any():
-            s = batch.char_offsets(0, channel, prints.start[mine])
-            e = batch.char_offsets(0, channel, prints.end[mine])
+            s = batch.char_offsets(0, prints.start[mine])
+            e = batch.char_offsets(0, prints.end[mine])
             assert (s >= 0).all() and (s < e).all() and (e <= len(text)).all()
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from distillguard.fingerprint import kernels
 from distillguard.fingerprint.config import CODE, TEXT, FingerprintConfig
-from distillguard.fingerprint.normalize import fold_prose, keyword_table
+from distillguard.fingerprint.normalize import fold_table, keyword_table
 
 
 @dataclass(frozen=True)
@@ -35,42 +35,20 @@ def _pack(chunks: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class EncodedBatch:
-    """The texts of a batch as the buffers the kernels read, with offset maps back."""
+    """The texts of a batch as the one UTF-8 buffer the kernels read, with offset maps back."""
 
-    def __init__(self, texts: Sequence[str], *, prose: bool = True) -> None:
+    def __init__(self, texts: Sequence[str]) -> None:
         self.texts = texts
         encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-        self.code_buf, self.code_starts = _pack(encoded)
+        self.buf, self.starts = _pack(encoded)
         self._ascii = [len(b) == len(t) for b, t in zip(encoded, texts, strict=True)]
-        self.fold_maps: dict[int, np.ndarray] = {}
-        self.folded: dict[int, bytes] = {}
-        if prose and not all(self._ascii):
-            self._fold(encoded)
-            self.text_buf, self.text_starts = _pack(encoded)
-        else:
-            self.text_buf, self.text_starts = self.code_buf, self.code_starts
 
-    def _fold(self, encoded: list[bytes]) -> None:
-        for i, is_ascii in enumerate(self._ascii):
-            if is_ascii:
-                continue
-            folded, origin = fold_prose(self.texts[i])
-            encoded[i] = folded.encode("utf-8", "surrogatepass")
-            self.folded[i] = encoded[i]
-            if origin is not None:
-                self.fold_maps[i] = origin
-
-    def char_offsets(self, doc: int, channel: int, offsets: np.ndarray) -> np.ndarray:
-        """Byte offsets into document ``doc``'s channel buffer, as ``str`` indices of its text."""
+    def char_offsets(self, doc: int, offsets: np.ndarray) -> np.ndarray:
+        """Byte offsets into document ``doc``, as ``str`` indices of its text."""
         if self._ascii[doc]:
             return offsets
-        if channel == CODE:
-            raw = self.code_buf[self.code_starts[doc] : self.code_starts[doc + 1]]
-        else:
-            raw = np.frombuffer(self.folded[doc], dtype=np.uint8)
-        chars = _byte_to_char(raw)[offsets]
-        origin = self.fold_maps.get(doc) if channel == TEXT else None
-        result: np.ndarray = chars if origin is None else origin[chars]
+        raw = self.buf[self.starts[doc] : self.starts[doc + 1]]
+        result: np.ndarray = _byte_to_char(raw)[offsets]
         return result
 
 
@@ -114,6 +92,7 @@ class Fingerprinter:
     def __init__(self, config: FingerprintConfig | None = None) -> None:
         self.config = config or FingerprintConfig()
         self._keywords = keyword_table()
+        self._fold = fold_table()
         self._seed = np.uint64(self.config.seed)
         self._scratch = _Scratch()
 
@@ -122,36 +101,55 @@ class Fingerprinter:
         return Prints(h, d, s, e, channel=channel)
 
     def code(self, batch: EncodedBatch) -> Prints:
-        cfg = self.config
-        buf, starts = batch.code_buf, batch.code_starts
-        count = kernels.fingerprint_code(
-            buf,
-            starts,
-            self._keywords,
-            cfg.code_k,
-            cfg.code_w,
-            self._seed,
-            np.uint64(CODE),
-            self._scratch.tokens(_longest(starts)),
-            self._scratch.results(buf.shape[0] + 1),
-        )
+        count = self._code(batch, self._scratch.results(batch.buf.shape[0] + 1))
         return self._collect(count, CODE)
 
     def text(self, batch: EncodedBatch) -> Prints:
-        cfg = self.config
-        buf, starts = batch.text_buf, batch.text_starts
-        count = kernels.fingerprint_text(
-            buf,
-            starts,
-            cfg.text_k,
-            cfg.text_w,
-            self._seed,
-            np.uint64(TEXT),
-            self._scratch.tokens(_longest(starts)),
-            self._scratch.results(buf.shape[0] + 1),
-        )
+        count = self._text(batch, self._scratch.results(batch.buf.shape[0] + 1))
         return self._collect(count, TEXT)
 
+    def both(self, batch: EncodedBatch, *, prose: bool = True) -> tuple[np.ndarray, ...]:
+        """Code and (with ``prose``) text fingerprints in one set of arrays ``(hash, doc, start,
+        end)``; the channel is the hash's low bit. No copies: the arrays are views of this
+        Fingerprinter's buffers, valid until its next call."""
+        out = self._scratch.results(2 * (batch.buf.shape[0] + 1))
+        count = self._code(batch, out)
+        if prose:
+            count += self._text(batch, tuple(a[count:] for a in out))
+        return tuple(a[:count] for a in out)
+
+    def _code(self, batch: EncodedBatch, out: tuple[np.ndarray, ...]) -> int:
+        cfg = self.config
+        return int(
+            kernels.fingerprint_code(
+                batch.buf,
+                batch.starts,
+                self._keywords,
+                cfg.code_k,
+                cfg.code_w,
+                self._seed,
+                np.uint64(CODE),
+                self._scratch.tokens(_longest(batch.starts)),
+                out,
+            )
+        )
+
+    def _text(self, batch: EncodedBatch, out: tuple[np.ndarray, ...]) -> int:
+        cfg = self.config
+        return int(
+            kernels.fingerprint_text(
+                batch.buf,
+                batch.starts,
+                *self._fold,
+                cfg.text_k,
+                cfg.text_w,
+                self._seed,
+                np.uint64(TEXT),
+                self._scratch.tokens(_longest(batch.starts)),
+                out,
+            )
+        )
+
     def of_texts(self, texts: Sequence[str], channel: int) -> Prints:
-        batch = EncodedBatch(texts, prose=channel == TEXT)
+        batch = EncodedBatch(texts)
         return self.code(batch) if channel == CODE else self.text(batch)

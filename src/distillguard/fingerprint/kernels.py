@@ -14,8 +14,9 @@ Code channel (language-agnostic, edit-tolerant):
   renaming locals leaves alone) keep their names; every other identifier becomes ID, tagged
   with the distance to its previous use *inside the k-gram*, so consistent renaming does not
   matter but data flow still does.
-Text channel: words (letters, digits, ``_``, any non-ASCII), ASCII lowercased; punctuation and
-whitespace are separators.
+Text channel: words (letters, digits, ``_``, marks), NFKC-normalized and lowercased through a
+table of every BMP character; punctuation, symbols and whitespace are separators. Spans stay
+byte offsets into the original text, whatever the folding did to lengths.
 """
 
 # Numba kernels return numpy scalars where the annotations say bool/uint64.
@@ -40,6 +41,8 @@ ONE = np.uint64(1)
 NOT_IDENT = -1
 # Identifier back-references kept only up to this many tokens.
 REF_CAP = 64
+# Bytes of a document that decide whether ``//`` and ``/* */`` start comments in it.
+BRACE_SAMPLE = 16384
 
 
 @nb.njit(cache=True, inline="always")
@@ -57,11 +60,6 @@ def _is_ident_start(c: np.uint8) -> bool:
 @nb.njit(cache=True, inline="always")
 def _is_ident_char(c: np.uint8) -> bool:
     return _is_ident_start(c) or (48 <= c <= 57)
-
-
-@nb.njit(cache=True, inline="always")
-def _is_word_char(c: np.uint8) -> bool:
-    return (97 <= c <= 122) or (65 <= c <= 90) or (48 <= c <= 57) or c == 95 or c >= 128
 
 
 @nb.njit(cache=True)
@@ -88,11 +86,12 @@ def _in_table(table: np.ndarray, h: np.uint64) -> bool:
 
 @nb.njit(cache=True)
 def _brace_language(buf: np.ndarray, s: int, e: int) -> bool:
-    """True when lines end in ``{ } ;`` more often than in ``:`` (C, JS, Java, Go, Rust...)."""
+    """True when lines end in ``{ } ;`` more often than in ``:`` (C, JS, Java, Go, Rust...),
+    judged on the first ``BRACE_SAMPLE`` bytes."""
     colon = 0
     brace = 0
     last = 0
-    for i in range(s, e):
+    for i in range(s, min(e, s + BRACE_SAMPLE)):
         c = buf[i]
         if c == 10:
             if last == 58:
@@ -191,13 +190,14 @@ def _code_tokens(
             i += 1
             continue
         if _is_ident_start(c):
+            h = (FNV_OFFSET ^ np.uint64(c)) * FNV_PRIME
             j = i + 1
             while j < e and _is_ident_char(buf[j]):
+                h = (h ^ np.uint64(buf[j])) * FNV_PRIME
                 j += 1
             if j < e and (buf[j] == 34 or buf[j] == 39) and _is_string_prefix(buf, i, j):
                 i = j
                 continue
-            h = _fnv(buf, i, j, False)
             after_dot = n > 0 and val[n - 1] == DOT_TOKEN and ref[n - 1] == NOT_IDENT
             if after_dot or _in_table(keywords, h):
                 val[n] = h
@@ -265,47 +265,82 @@ def _code_tokens(
 
 
 @nb.njit(cache=True, inline="always")
-def _unicode_separator(buf: np.ndarray, i: int, e: int) -> int:
-    """Byte length of the non-ASCII punctuation or space at ``i`` (0 if there is none).
+def _code_point(buf: np.ndarray, i: int, length: int) -> int:
+    """The code point of the 2- or 3-byte UTF-8 sequence at ``i``."""
+    if length == 2:
+        return ((np.int64(buf[i]) & 0x1F) << 6) | (np.int64(buf[i + 1]) & 0x3F)
+    return (
+        ((np.int64(buf[i]) & 0x0F) << 12)
+        | ((np.int64(buf[i + 1]) & 0x3F) << 6)
+        | (np.int64(buf[i + 2]) & 0x3F)
+    )
 
-    Covers Latin-1 punctuation (U+00A0-U+00BF), General Punctuation (U+2000-U+206F: dashes,
-    curly quotes, ellipsis, odd spaces) and CJK punctuation (U+3000-U+303F).
-    """
+
+@nb.njit(cache=True, inline="always")
+def _sequence_length(buf: np.ndarray, i: int, e: int) -> int:
+    """Bytes of the UTF-8 sequence at ``i`` (1 for a stray byte), cut at ``e``."""
     c = buf[i]
-    if c == 0xC2 and i + 1 < e and 0xA0 <= buf[i + 1] <= 0xBF:
-        return 2
-    if c == 0xE2 and i + 2 < e and (buf[i + 1] == 0x80 or buf[i + 1] == 0x81):
-        return 3
-    if c == 0xE3 and i + 2 < e and buf[i + 1] == 0x80:
-        return 3
-    return 0
+    n = 4 if c >= 0xF0 else 3 if c >= 0xE0 else 2 if c >= 0xC0 else 1
+    return min(n, e - i)
 
 
 @nb.njit(cache=True)
 def _text_tokens(
-    buf: np.ndarray, s: int, e: int, val: np.ndarray, tstart: np.ndarray, tend: np.ndarray
+    buf: np.ndarray,
+    s: int,
+    e: int,
+    fold_offsets: np.ndarray,
+    fold_pool: np.ndarray,
+    val: np.ndarray,
+    tstart: np.ndarray,
+    tend: np.ndarray,
 ) -> int:
+    """Words in one pass, hashed as they are read: ASCII letters lowercased, other BMP
+    characters read through the fold table (NFKC, lowercase, punctuation -> space)."""
     n = 0
+    h = FNV_OFFSET
+    start = -1
+    end = s
     i = s
     while i < e:
-        if not _is_word_char(buf[i]):
+        c = buf[i]
+        if c < 128:
+            if (97 <= c <= 122) or (65 <= c <= 90) or (48 <= c <= 57) or c == 95:
+                if start < 0:
+                    start = i
+                    h = FNV_OFFSET
+                if 65 <= c <= 90:
+                    c += 32
+                h = (h ^ np.uint64(c)) * FNV_PRIME
+                end = i + 1
+            elif start >= 0:
+                val[n], tstart[n], tend[n] = h, start, end
+                n += 1
+                start = -1
             i += 1
             continue
-        if buf[i] >= 128:
-            skip = _unicode_separator(buf, i, e)
-            if skip:
-                i += skip
-                continue
-        j = i + 1
-        while (
-            j < e and _is_word_char(buf[j]) and (buf[j] < 128 or not _unicode_separator(buf, j, e))
-        ):
-            j += 1
-        val[n] = _fnv(buf, i, j, True)
-        tstart[n] = i
-        tend[n] = j
+        length = _sequence_length(buf, i, e)
+        folded = length == 2 or length == 3  # else astral or stray: bytes as they are
+        lo, hi = i, i + length
+        if folded:
+            cp = _code_point(buf, i, length)
+            lo, hi = np.int64(fold_offsets[cp]), np.int64(fold_offsets[cp + 1])
+        for j in range(lo, hi):
+            b = fold_pool[j] if folded else buf[j]
+            if b != 32:
+                if start < 0:
+                    start = i
+                    h = FNV_OFFSET
+                h = (h ^ np.uint64(b)) * FNV_PRIME
+                end = i + length
+            elif start >= 0:
+                val[n], tstart[n], tend[n] = h, start, end
+                n += 1
+                start = -1
+        i += length
+    if start >= 0:
+        val[n], tstart[n], tend[n] = h, start, end
         n += 1
-        i = j
     return n
 
 
@@ -478,13 +513,17 @@ def fingerprint_code(buf, starts, keywords, k, w, seed, channel, tok, out):  # t
 
 
 @nb.njit(cache=True)
-def fingerprint_text(buf, starts, k, w, seed, channel, tok, out):  # type: ignore[no-untyped-def]
-    """Text-channel (prose) fingerprints of every document in the batch; returns their count."""
+def fingerprint_text(buf, starts, fold_offsets, fold_pool, k, w, seed, channel, tok, out):  # type: ignore[no-untyped-def]
+    """Text-channel (prose) fingerprints of every document in the batch; returns their count.
+
+    ``fold_offsets`` / ``fold_pool``: the prose folding table of
+    :func:`distillguard.fingerprint.normalize.fold_table`.
+    """
     val, hashes, _ref, _nxt, tstart, tend, picks = tok
     o_hash, o_doc, o_start, o_end = out
     nf = 0
     for d in range(starts.shape[0] - 1):
-        n = _text_tokens(buf, starts[d], starts[d + 1], val, tstart, tend)
+        n = _text_tokens(buf, starts[d], starts[d + 1], fold_offsets, fold_pool, val, tstart, tend)
         m = _kgram_plain(val, n, k, seed, channel, hashes)
         count = _winnow(hashes, m, w, picks)
         nf = _emit(

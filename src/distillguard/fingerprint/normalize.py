@@ -1,7 +1,7 @@
-"""Normalization done in Python once per document: prose folding, code/prose classification.
+"""Normalization prepared in Python: keyword and prose-folding tables, code/prose segments.
 
-The per-token work happens in :mod:`distillguard.fingerprint.kernels`; this module prepares
-buffers for it and maps offsets back to the caller's text.
+The per-token work happens in :mod:`distillguard.fingerprint.kernels`; this module builds the
+tables the kernels read (once per process) and classifies what an output holds.
 """
 
 from __future__ import annotations
@@ -125,46 +125,31 @@ def split_segments(text: str) -> list[tuple[str, int]]:
     return [(seg, channel) for seg, channel in parts if seg.strip()]
 
 
-def fold_prose(text: str) -> tuple[str, np.ndarray | None]:
-    """NFKC and lowercase, for the text channel (the kernel splits words on punctuation).
-
-    Returns the folded text and, when its length differs from ``text``, an array mapping each
-    folded character (and the end) to its offset in ``text``; None means offsets are equal.
-    ASCII text needs nothing here: the kernel lowercases ASCII and splits on punctuation.
-    """
-    if text.isascii():
-        return text, None
-    if unicodedata.is_normalized("NFKC", text):
-        lowered = text.lower()
-        if len(lowered) == len(text):
-            return lowered, None
-    pieces: list[str] = []
-    origin: list[np.ndarray] = []
-    pos = 0
-    for run in _NON_ASCII.finditer(text):
-        pieces.append(text[pos : run.start()].lower())
-        origin.append(np.arange(pos, run.start(), dtype=np.int64))
-        folded, where = _fold_run(run.group())
-        pieces.append(folded)
-        origin.append(where + run.start())
-        pos = run.end()
-    pieces.append(text[pos:].lower())
-    origin.append(np.arange(pos, len(text) + 1, dtype=np.int64))
-    return "".join(pieces), np.concatenate(origin)
+def _fold_char(ch: str) -> bytes:
+    """What the text channel reads for one non-ASCII character: its NFKC, lowercased form as
+    UTF-8, with every character that is not part of a word (punctuation, spaces, symbols,
+    controls) turned into an ASCII space."""
+    out = bytearray()
+    for f in unicodedata.normalize("NFKC", ch).lower():
+        if f.isascii():
+            out += f.encode() if f.isalnum() or f == "_" else b" "
+        elif unicodedata.category(f)[0] in "LMN":
+            out += f.encode("utf-8", "surrogatepass")
+        else:
+            out += b" "
+    return bytes(out)
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-
-
-def _fold_run(run: str) -> tuple[str, np.ndarray]:
-    """A run of non-ASCII characters folded, with the origin of each folded character."""
-    folded = unicodedata.normalize("NFKC", run).lower()
-    if len(folded) == len(run):
-        return folded, np.arange(len(run), dtype=np.int64)
-    chars: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(run):
-        piece = unicodedata.normalize("NFKC", ch).lower()
-        chars.append(piece)
-        where.extend([i] * len(piece))
-    return "".join(chars), np.asarray(where, dtype=np.int64)
+@lru_cache(maxsize=1)
+def fold_table() -> tuple[np.ndarray, np.ndarray]:
+    """Prose folding for the kernels: ``pool[offsets[c]:offsets[c + 1]]`` is what the text
+    channel reads for code point ``c`` (U+0080 to U+FFFF; see :func:`_fold_char`)."""
+    offsets = np.zeros(0x10001, np.uint32)
+    pool = bytearray()
+    for cp in range(0x80, 0x10000):
+        offsets[cp] = len(pool)
+        pool += _fold_char(chr(cp))
+    offsets[0x10000] = len(pool)
+    table = np.frombuffer(bytes(pool), dtype=np.uint8)
+    offsets.setflags(write=False)
+    return offsets, table

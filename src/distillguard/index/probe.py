@@ -27,12 +27,30 @@ def _is_stopped(stop, q):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
+def _page_order(queries):  # type: ignore[no-untyped-def]
+    """Query positions ordered by the top 16 bits of their hash (a counting sort), so that
+    lookups sweep the memory-mapped directory and keys in order instead of at random."""
+    counts = np.zeros((1 << 16) + 1, np.int64)
+    for i in range(queries.shape[0]):
+        counts[np.int64(queries[i] >> np.uint64(48)) + 1] += 1
+    for t in range(1, counts.shape[0]):
+        counts[t] += counts[t - 1]
+    order = np.empty(queries.shape[0], np.int64)
+    for i in range(queries.shape[0]):
+        t = np.int64(queries[i] >> np.uint64(48))
+        order[counts[t]] = i
+        counts[t] += 1
+    return order
+
+
+@nb.njit(cache=True)
 def _probe(queries, keys, postings, directory, bits, stop):  # type: ignore[no-untyped-def]
+    order = _page_order(queries)
     first = np.empty(queries.shape[0], np.int64)
     count = np.zeros(queries.shape[0], np.int64)
     total = 0
     for i in range(queries.shape[0]):
-        q = queries[i]
+        q = queries[order[i]]
         u = _first(keys, directory, bits, q)
         if u >= 0 and stop.shape[0] and _is_stopped(stop, q):
             u = -1
@@ -49,7 +67,7 @@ def _probe(queries, keys, postings, directory, bits, stop):  # type: ignore[no-u
     n = 0
     for i in range(queries.shape[0]):
         for j in range(first[i], first[i] + count[i]):
-            hit_query[n] = i
+            hit_query[n] = order[i]
             hit_output[n] = postings[j]
             n += 1
     return hit_query, hit_output

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distillguard.fingerprint import CODE, TEXT, EncodedBatch, Fingerprinter, Prints
+from distillguard.fingerprint import EncodedBatch, Fingerprinter
 from distillguard.index.probe import probe
 from distillguard.index.store import Index
 from distillguard.model import Match
@@ -46,12 +46,6 @@ class _Hits:
     query: np.ndarray
 
 
-def _concat(parts: Sequence[Prints]) -> tuple[np.ndarray, ...]:
-    names = ("hash", "doc", "start", "end")
-    arrays = [np.concatenate([getattr(p, name) for p in parts]) for name in names]
-    return (*arrays, np.concatenate([np.full(len(p), p.channel, np.int8) for p in parts]))
-
-
 class Matcher:
     """Matches batches of documents against an opened index."""
 
@@ -73,11 +67,8 @@ class Matcher:
         results: list[list[Match]] = [[] for _ in texts]
         if not texts or not self._allowed.any():
             return results
-        batch = EncodedBatch(texts, prose=self._prose)
-        parts = [self.fp.code(batch)]
-        if self._prose:
-            parts.append(self.fp.text(batch))
-        q_hash, q_doc, q_start, q_end, q_channel = _concat(parts)
+        batch = EncodedBatch(texts)
+        q_hash, q_doc, q_start, q_end = self.fp.both(batch, prose=self._prose)
         hits = self._group(q_hash, q_doc)
         if hits is None:
             return results
@@ -88,7 +79,7 @@ class Matcher:
             found.setdefault((int(hits.doc[g]), int(hits.output[g])), []).append(g)
         for (doc, number), groups in found.items():
             queries = np.concatenate([hits.query[hits.first[g] : hits.stop[g]] for g in groups])
-            spans = _spans(batch, doc, q_start[queries], q_end[queries], q_channel[queries])
+            spans = _spans(batch, doc, q_start[queries], q_end[queries])
             if sum(e - s for s, e in spans) < self.params.min_chars:
                 continue  # a one-liner is never substantial evidence
             best = max(groups, key=lambda g: containment[g])
@@ -141,22 +132,13 @@ class Matcher:
 
 
 def _spans(
-    batch: EncodedBatch, doc: int, start: np.ndarray, end: np.ndarray, channel: np.ndarray
+    batch: EncodedBatch, doc: int, start: np.ndarray, end: np.ndarray
 ) -> tuple[tuple[int, int], ...]:
     """Merged character spans of the matched fingerprints of one document."""
-    starts, ends = [], []
-    for ch in (CODE, TEXT):
-        sel = channel == ch
-        if sel.any():
-            starts.append(batch.char_offsets(doc, ch, start[sel]))
-            ends.append(batch.char_offsets(doc, ch, end[sel]))
-    s = np.concatenate(starts)
-    e = np.concatenate(ends)
+    s = batch.char_offsets(doc, start)
+    e = batch.char_offsets(doc, end)
     order = np.argsort(s, kind="stable")
-    merged: list[list[int]] = []
-    for a, b in zip(s[order].tolist(), e[order].tolist(), strict=True):
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    return tuple((a, b) for a, b in merged)
+    s, reach = s[order], np.maximum.accumulate(e[order])
+    first = np.flatnonzero(np.r_[True, s[1:] > reach[:-1]])
+    last = np.r_[first[1:] - 1, s.shape[0] - 1]
+    return tuple(zip(s[first].tolist(), reach[last].tolist(), strict=True))
