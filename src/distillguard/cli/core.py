@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from distillguard.capture.manual import BadLine, parse_jsonl
@@ -19,6 +20,7 @@ from distillguard.index.build import IndexBuilder
 from distillguard.index.sets import privacy_form
 from distillguard.index.store import Manifest
 from distillguard.model import NewOutput
+from distillguard.policy.dataset import Admission
 from distillguard.scan.engine import ScanJob, Tally, default_workers, run
 from distillguard.scan.inputs import plan
 from distillguard.scan.matcher import MatchParams
@@ -197,6 +199,11 @@ def _update_index(
     help="Share of an output's fingerprints needed to flag.",
 )
 @click.option("--all-vendors", is_flag=True, help="Hunt internal vendors' outputs too.")
+@click.option(
+    "--policy",
+    "purpose",
+    help="Apply the dataset rules for this purpose (training, ...); exit 1 on a violation.",
+)
 @click.pass_obj
 def scan(
     obj: Context,
@@ -208,15 +215,21 @@ def scan(
     fail_on_findings: bool,
     min_containment: float,
     all_vendors: bool,
+    purpose: str | None,
 ) -> None:
     """Find recorded outputs in PATHs; split them into clean/ and quarantine/ under --out."""
     started = time.perf_counter()
+    admission = Admission.of(obj.settings, purpose) if purpose else None
     out_dir = Path(out)
     workers = workers or default_workers()
     units, skipped = plan(list(paths), exclude=out_dir)
     _update_index(obj, workers)
     manifest = Manifest.read(obj.settings.index_dir)
-    vendors = frozenset(v for v in manifest.vendors if all_vendors or obj.settings.is_external(v))
+    vendors = frozenset(
+        v
+        for v in manifest.vendors
+        if all_vendors or obj.settings.is_external(v) or (admission and admission.hunts(v))
+    )
     prepare_out_dir(out_dir)
     job = ScanJob(
         obj.settings.index_dir,
@@ -235,9 +248,15 @@ def scan(
         "vendors": sorted(vendors),
         "workers": workers,
     }
+    violations = admission.violations(tally.findings) if admission else []
+    if admission:
+        extra["policy"] = admission.as_json(violations)
     path = write_report(out_dir, report_json(tally, seconds, extra))
     _summary(tally, seconds, path)
-    if fail_on_findings and tally.flagged:
+    if admission:
+        for line in map(admission.describe, violations):
+            err_console().print(f"[red]violation[/red] {escape(line)}", highlight=False)
+    if violations or (fail_on_findings and tally.flagged):
         sys.exit(1)
 
 

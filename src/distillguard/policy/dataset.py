@@ -8,9 +8,10 @@ does not apply here: a dataset is not reviewed line by line.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from distillguard.config import DATASET_PURPOSES
+from distillguard.config import DATASET_PURPOSES, Settings
 from distillguard.errors import ConfigError
 from distillguard.model import Finding
 from distillguard.policy.rules import Policy
@@ -52,3 +53,34 @@ def dataset_violations(
         for rule in rules
         if policy.denies(rule, m.vendor)
     ]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The dataset rules for one purpose, as ``scan --policy PURPOSE`` applies them."""
+
+    policy: Policy
+    purpose: str
+
+    @classmethod
+    def of(cls, settings: Settings, purpose: str) -> Admission:
+        return cls(
+            Policy(settings, str(settings.config_path or "no config file")), check_purpose(purpose)
+        )
+
+    def hunts(self, vendor: str) -> bool:
+        return vendor in hunted(self.policy, self.purpose, [vendor])
+
+    def violations(self, findings: Iterable[Finding]) -> list[DatasetViolation]:
+        return dataset_violations(findings, self.policy, self.purpose)
+
+    def as_json(self, violations: list[DatasetViolation]) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "rules": [r.id for r in self.policy.dataset_rules(self.purpose)],
+            "violations": [{**asdict(v), "spans": [list(s) for s in v.spans]} for v in violations],
+        }
+
+    def describe(self, v: DatasetViolation) -> str:
+        who = f"{v.vendor}/{v.model} ({v.output_id})"
+        return f"{v.doc}: [{v.rule_id}] {who} is not allowed in {self.purpose} data"
