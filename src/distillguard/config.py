@@ -32,6 +32,30 @@ class Upstream:
     vendor: str
 
 
+#: The upstreams served when the config file has no ``[upstreams]`` table.
+DEFAULT_UPSTREAMS = (
+    Upstream(
+        "anthropic", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "anthropic"
+    ),
+    Upstream("openai", "openai", "https://api.openai.com", "OPENAI_API_KEY", "openai"),
+)
+BUDGET_PERIODS = ("day", "week", "month", "total")
+TEAM_KEYS = ("vendors", "models", "budget_usd", "key_budget_usd", "period")
+
+
+@dataclass(frozen=True)
+class Team:
+    """What a team's gateway keys may use: vendors and model globs (None: any), and budgets
+    in USD per ``period`` for the whole team and for each of its keys (None: no limit)."""
+
+    name: str
+    vendors: tuple[str, ...] | None = None
+    models: tuple[str, ...] | None = None
+    budget_usd: float | None = None
+    key_budget_usd: float | None = None
+    period: str = "month"
+
+
 REQUIREMENTS = ("review",)
 DATASET_PURPOSES = ("training", "evaluation", "test-tasks", "code-analysis", "fine-tuning")
 RULE_KEYS = ("id", "paths", "deny", "require", "datasets", "description")
@@ -64,6 +88,8 @@ class Settings:
     upstreams: Mapping[str, Upstream] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
     fingerprints_only: bool = False
+    teams: Mapping[str, Team] = field(default_factory=dict)
+    prices_path: Path | None = None
 
     @property
     def index_dir(self) -> Path:
@@ -97,6 +123,8 @@ def load_settings(
         upstreams=_upstreams(data),
         rules=_rules(data),
         fingerprints_only=_fingerprints_only(data),
+        teams=_teams(data),
+        prices_path=_prices_path(data, path),
     )
 
 
@@ -162,6 +190,8 @@ def _vendor_classes(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _upstreams(data: Mapping[str, Any]) -> dict[str, Upstream]:
+    if "upstreams" not in data:
+        return {upstream.name: upstream for upstream in DEFAULT_UPSTREAMS}
     upstreams: dict[str, Upstream] = {}
     for name, spec in _table(data, "upstreams").items():
         if not isinstance(spec, Mapping):
@@ -272,3 +302,63 @@ def _fingerprints_only(data: Mapping[str, Any]) -> bool:
     if not isinstance(value, bool):
         raise ConfigError("[ledger] fingerprints_only must be true or false")
     return value
+
+
+def _teams(data: Mapping[str, Any]) -> dict[str, Team]:
+    """The ``[teams.NAME]`` tables; one ConfigError explains every bad one."""
+    teams: dict[str, Team] = {}
+    errors: list[str] = []
+    for name, spec in _table(data, "teams").items():
+        problems = _team_errors(spec)
+        errors.extend(f"[teams.{name}] {problem}" for problem in problems)
+        if not problems:
+            teams[name] = Team(
+                name=name,
+                vendors=_opt_tuple(spec.get("vendors")),
+                models=_opt_tuple(spec.get("models")),
+                budget_usd=_opt_float(spec.get("budget_usd")),
+                key_budget_usd=_opt_float(spec.get("key_budget_usd")),
+                period=spec.get("period", "month"),
+            )
+    if errors:
+        raise ConfigError("invalid team configuration:\n  " + "\n  ".join(errors))
+    return teams
+
+
+def _team_errors(spec: Any) -> list[str]:
+    if not isinstance(spec, Mapping):
+        return ["must be a table"]
+    errors = [f"unknown key {key!r} (expected {', '.join(TEAM_KEYS)})" for key in spec
+              if key not in TEAM_KEYS]  # fmt: skip
+    for key in ("vendors", "models"):
+        if key in spec and not _str_list(spec[key]):
+            errors.append(f"{key} must be a list of strings")
+    for key in ("budget_usd", "key_budget_usd"):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or value < 0):  # fmt: skip
+            errors.append(f"{key} = {value!r}: must be a non-negative number of US dollars")
+    if spec.get("period", "month") not in BUDGET_PERIODS:
+        errors.append(f"period = {spec['period']!r}: must be one of {', '.join(BUDGET_PERIODS)}")
+    return errors
+
+
+def _opt_tuple(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _prices_path(data: Mapping[str, Any], config_path: Path | None) -> Path | None:
+    """``[gateway] prices``: a price table file, relative to the config file."""
+    value = _table(data, "gateway").get("prices")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError("[gateway] prices must be the path of a price table (TOML)")
+    path = Path(value)
+    if not path.is_absolute() and config_path is not None:
+        path = config_path.parent / path
+    return path

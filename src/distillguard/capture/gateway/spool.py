@@ -1,0 +1,213 @@
+"""The durable local spool: every output is fsync'd here before its last event is forwarded.
+
+Records are appended to segment files (``<time_ns>-<pid>.spool``), one line each:
+``<crc32 hex> <JSON>\\n``. A writer thread takes every record waiting, writes them together and
+calls ``fsync`` once (group commit), so concurrent streams share one fsync instead of queueing
+for one each. :meth:`Spool.rotate` closes the current segment and returns the closed ones for
+the drain to move into the ledger; a segment is deleted only after its records are committed.
+A crash can leave a torn last line: it fails its checksum and is skipped (it was never
+acknowledged, so its client never got the last event); every acknowledged record is intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import fcntl
+import logging
+import os
+import queue
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from distillguard.errors import ConfigError, InputError
+from distillguard.model import NewOutput
+
+SUFFIX = ".spool"
+LOCK = ".lock"
+log = logging.getLogger("distillguard.gateway")
+Done = Callable[[BaseException | None], None]
+
+
+def encode(new: NewOutput) -> bytes:
+    """One spool line for ``new``."""
+    fields = {k: v for k, v in dataclasses.asdict(new).items() if v is not None}
+    if "fingerprints" in fields:
+        fields["fingerprints"] = bytes(fields["fingerprints"]).hex()
+    body = orjson.dumps(fields)
+    return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+def decode(line: bytes) -> NewOutput | None:
+    """The record of a spool line, or None when it is torn or corrupt."""
+    if not line.endswith(b"\n") or len(line) < 10 or line[8:9] != b" ":
+        return None
+    body = line[9:-1]
+    try:
+        if int(line[:8], 16) != zlib.crc32(body):
+            return None
+        fields: dict[str, Any] = orjson.loads(body)
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    if "created_at" in fields:
+        fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    if "fingerprints" in fields:
+        fields["fingerprints"] = bytes.fromhex(fields["fingerprints"])
+    return NewOutput(**fields)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A closed segment's records; ``bad`` counts torn or corrupt lines (skipped)."""
+
+    path: Path
+    records: list[NewOutput]
+    bad: int
+
+
+def read_segment(path: Path) -> Segment:
+    records, bad = [], 0
+    try:
+        with path.open("rb") as fh:
+            for line in fh:
+                new = decode(line)
+                if new is None:
+                    bad += 1
+                else:
+                    records.append(new)
+    except OSError as exc:
+        raise InputError(f"cannot read the spool segment {path}: {exc}") from exc
+    return Segment(path, records, bad)
+
+
+class Spool:
+    """Append-only, group-committed spool in ``directory``; thread-safe."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._lockfile = (directory / LOCK).open("ab")
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot take the spool {directory}: {exc} "
+                "(one gateway per DISTILLGUARD_HOME: is another one running?)"
+            ) from exc
+        self._queue: queue.SimpleQueue[tuple[bytes, Done] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        self._thread = threading.Thread(target=self._run, name="dg-spool", daemon=True)
+        self._thread.start()
+
+    # --- writing --------------------------------------------------------------------------
+
+    def submit(self, line: bytes, done: Done) -> None:
+        """Queue ``line``; ``done(None)`` runs (on the writer thread) once it is fsync'd."""
+        self._queue.put((line, done))
+
+    async def append(self, new: NewOutput) -> None:
+        """Spool ``new`` and return once it is on durable storage."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def done(error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, future, error)
+
+        self.submit(encode(new), done)
+        await future
+
+    def append_sync(self, new: NewOutput) -> None:
+        """Spool ``new`` from a thread; returns once it is durable."""
+        event, errors = threading.Event(), []
+
+        def done(error: BaseException | None) -> None:
+            errors.append(error)
+            event.set()
+
+        self.submit(encode(new), done)
+        event.wait()
+        if errors[0] is not None:
+            raise errors[0]
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            batch = [first]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            items = [item for item in batch if item is not None]
+            if items:
+                self._commit(items)
+            if len(items) < len(batch):  # None: close
+                return
+
+    def _commit(self, items: list[tuple[bytes, Done]]) -> None:
+        error: BaseException | None = None
+        try:
+            with self._lock:
+                fh = self._current()
+                fh.write(b"".join(line for line, _ in items))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            log.error("spool write failed: %s", exc)
+            error = InputError(f"cannot write the spool in {self.directory}: {exc}")
+        for _, done in items:
+            done(error)
+
+    def _current(self) -> IO[bytes]:
+        if self._file is None:
+            self._path = self.directory / f"{time.time_ns():020d}-{os.getpid()}{SUFFIX}"
+            self._file = self._path.open("ab")
+            _fsync_dir(self.directory)
+        return self._file
+
+    # --- handing over ---------------------------------------------------------------------
+
+    def rotate(self) -> list[Path]:
+        """Close the current segment; every closed segment, oldest first."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+            return sorted(self.directory.glob(f"*{SUFFIX}"))
+
+    def remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        _fsync_dir(self.directory)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+        self._lockfile.close()
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
