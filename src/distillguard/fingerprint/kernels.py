@@ -321,7 +321,7 @@ def _text_tokens(
             continue
         length = _sequence_length(buf, i, e)
         folded = length == 2 or length == 3  # else astral or stray: bytes as they are
-        lo, hi = i, i + length
+        lo, hi = np.int64(i), np.int64(i + length)
         if folded:
             cp = _code_point(buf, i, length)
             lo, hi = np.int64(fold_offsets[cp]), np.int64(fold_offsets[cp + 1])

@@ -37,9 +37,9 @@ def _page_order(queries):  # type: ignore[no-untyped-def]
         counts[t] += counts[t - 1]
     order = np.empty(queries.shape[0], np.int64)
     for i in range(queries.shape[0]):
-        t = np.int64(queries[i] >> np.uint64(48))
-        order[counts[t]] = i
-        counts[t] += 1
+        top = np.int64(queries[i] >> np.uint64(48))
+        order[counts[top]] = i
+        counts[top] += 1
     return order
 
 
