@@ -17,10 +17,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from distillguard.capture.git import Attributions, Attributor, Git, open_attributor
+from distillguard.capture.git.attribute import Attributor
 from distillguard.capture.git.blame import blame as blame_file
 from distillguard.capture.git.hooks import install_hooks
-from distillguard.capture.git.session import attribute_commits
+from distillguard.capture.git.notes import Attributions
+from distillguard.capture.git.repo import Git
+from distillguard.capture.git.session import attribute_commits, open_attributor
 from distillguard.capture.git.stats import GROUPINGS
 from distillguard.capture.git.stats import stats as stats_rows
 from distillguard.cli._app import Context, err_console

@@ -2,7 +2,7 @@
 
 It always exits 0. The work (attributing the new commits) runs in a child process with a time
 budget (``DISTILLGUARD_HOOK_TIMEOUT`` seconds, default 30); a failure or a timeout is logged to
-``.git/distillguard/hook.log`` with the traceback, and git carries on.
+``.git/distillguard-hook.log`` with the traceback, and git carries on.
 
 - ``post-commit``: attribute HEAD (skipped while a rebase is in progress: post-rewrite follows).
 - ``post-rewrite`` (amend, rebase): attribute every new commit named on standard input
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_TIMEOUT = 30.0
-LOG = "distillguard/hook.log"
+LOG = "distillguard-hook.log"
 
 
 def targets(hook: str, stdin: str) -> list[str]:

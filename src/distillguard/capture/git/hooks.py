@@ -3,7 +3,7 @@
 The hook is a small POSIX shell script. A hook that was there before is kept (renamed
 ``<hook>.pre-distillguard``) and run first, with the same arguments and standard input, and its
 exit status is the hook's. Then distillguard's part runs with a time budget; it logs failures
-to ``.git/distillguard/hook.log`` and never makes the git command fail.
+to ``.git/distillguard-hook.log`` and never makes the git command fail.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ if [ -x "$chained" ]; then
   printf '%s\\n' "$input" | "$chained" "$@"
   status=$?
 fi
-printf '%s\\n' "$input" | {python} -m distillguard.capture.git.hook {hook} "$@" >/dev/null 2>&1
+printf '%s\\n' "$input" | {python} -m distillguard.capture.git.hook {hook} "$@" >/dev/null 2>&1 ||
+  echo "$(date) {hook}: {python} -m distillguard.capture.git.hook failed" \\
+    >>"$(git rev-parse --git-path distillguard-hook.log)" 2>/dev/null
 exit $status
 """
 
