@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import script
-from tests.fakes.script import Item, Reply, Text, ToolCall
+from tests.fakes.script import Item, Reply, Text, ToolCall, Usage
 from tests.fakes.vendors import Matcher, Request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,7 @@ INSTALL = ROOT / "scripts" / "install-clis.sh"
 CLAUDE_MODEL = "claude-sonnet-4-6"
 CODEX_MODEL = "gpt-5.5"  # a model Codex knows: it gets the freeform apply_patch tool
 TIMEOUT = 180
+TWO = (Usage(), Usage())
 
 
 @dataclass(frozen=True)
@@ -161,24 +163,28 @@ class Turn:
     message_ids: tuple[str, ...]
 
 
-def claude_write_turn(cwd: Path, name: str, content: str, answer: str) -> Turn:
+def claude_write_turn(
+    cwd: Path, name: str, content: str, answer: str, usages: tuple[Usage, Usage] = TWO
+) -> Turn:
     """Claude Code calls ``Write`` with ``content`` for ``cwd/name``, then answers."""
     path = cwd / name
     call = ToolCall("Write", {"file_path": str(path), "content": content})
     ids = (script.new_id("msg"), script.new_id("msg"))
-    write = Reply(blocks=(Text("Writing."), call), id=ids[0])
-    turn = (write, script.text(answer, id=ids[1]))
+    write = Reply(blocks=(Text("Writing."), call), id=ids[0], usage=usages[0])
+    turn = (write, script.text(answer, id=ids[1], usage=usages[1]))
     return Turn(turn, is_claude_turn, path, content, answer, call.id, ids)
 
 
-def codex_patch_turn(cwd: Path, name: str, content: str, answer: str) -> Turn:
+def codex_patch_turn(
+    cwd: Path, name: str, content: str, answer: str, usages: tuple[Usage, Usage] = TWO
+) -> Turn:
     """Codex calls ``apply_patch`` adding ``name`` with ``content``, then answers."""
     added = "".join(f"+{line}\n" for line in content.splitlines())
     patch = f"*** Begin Patch\n*** Add File: {name}\n{added}*** End Patch\n"
     call = ToolCall("apply_patch", patch, id=script.new_id("call"))
     ids = (script.new_id("resp"), script.new_id("resp"))
-    patching = Reply(blocks=(Text("Adding the file."), call), id=ids[0])
-    turn = (patching, script.text(answer, id=ids[1]))
+    patching = Reply(blocks=(Text("Adding the file."), call), id=ids[0], usage=usages[0])
+    turn = (patching, script.text(answer, id=ids[1], usage=usages[1]))
     return Turn(turn, is_codex_turn, cwd / name, content, answer, call.id, ids)
 
 
@@ -193,3 +199,40 @@ def tool_results(request: Request) -> list[dict[str, Any]]:
 
 def transcript_records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# --- Comparing two runs of the same turn ------------------------------------------------------
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+VOLATILE = (
+    (UUID, "<uuid>"),
+    (re.compile(r"\b(msg|ctc|ctco|fc|rs|call|toolu|resp|req)_[0-9a-f]{24}\b"), r"\1_<id>"),
+    (re.compile(r"\b[0-9a-f]{64}\b"), "<hex64>"),  # Claude Code's device_id
+    (re.compile(r"\b1[0-9]{12}\b"), "<unix-ms>"),
+    (re.compile(r"Wall time: [0-9.]+ seconds"), "Wall time: <t> seconds"),
+)
+TRANSPORT = frozenset(("host", "content-length", "connection", "x-api-key", "authorization"))
+
+
+def claude_project_dir(path: Path) -> str:
+    """How Claude Code names a project folder after its working directory."""
+    return re.sub(r"[^A-Za-z0-9]", "-", str(path))
+
+
+def comparable(request: Request, root: Path) -> dict[str, Any]:
+    """``request`` with what differs between two runs of the same turn masked: ``root`` (the
+    run's directory), ids, uuids, timings; without transport headers and the credential."""
+
+    def mask(text: str) -> str:
+        text = text.replace(str(root), "<root>").replace(claude_project_dir(root), "<root>")
+        for pattern, replacement in VOLATILE:
+            text = pattern.sub(replacement, text)
+        return text
+
+    headers = {k: mask(v) for k, v in request.headers if k not in TRANSPORT}
+    body = json.loads(mask(request.body.decode())) if request.body else None
+    return {
+        "request": f"{request.method} {request.path}?{request.query}",
+        "headers": headers,
+        "body": body,
+    }

@@ -1,0 +1,151 @@
+"""``distillguard serve`` as a real subprocess in front of an upstream, for end-to-end tests.
+
+with GatewayProcess.start(home, config) as gateway:     # waits for /healthz
+    key = gateway.create_key(actor="ana", team="infra", approved_by="lead")
+    ...  # clients use gateway.url("anthropic") / gateway.url("openai") + "/v1"
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import httpx
+
+DISTILLGUARD = Path(sys.executable).parent / "distillguard"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def gateway_config(upstream: str, prices: Path | None = None) -> str:
+    """A config whose ``anthropic`` and ``openai`` upstreams are ``upstream`` (an origin)."""
+    text = (
+        "[upstreams.anthropic]\n"
+        'api = "anthropic"\n'
+        f'base_url = "{upstream}"\n'
+        'key_env = "ANTHROPIC_API_KEY"\n'
+        "\n"
+        "[upstreams.openai]\n"
+        'api = "openai"\n'
+        f'base_url = "{upstream}"\n'
+        'key_env = "OPENAI_API_KEY"\n'
+    )
+    if prices is not None:
+        text += f'\n[gateway]\nprices = "{prices}"\n'
+    return text
+
+
+@dataclass
+class GatewayProcess:
+    """A running ``distillguard serve``; its log is ``home/serve.log``."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    env: dict[str, str]
+    log: Path
+
+    @classmethod
+    def start(
+        cls, home: Path, config: Path, upstream_keys: dict[str, str], timeout: float = 60.0
+    ) -> Self:
+        home.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "DISTILLGUARD_HOME": str(home),
+            "DISTILLGUARD_CONFIG": str(config),
+            **upstream_keys,
+        }
+        env.pop("DISTILLGUARD_DB", None)
+        port = free_port()
+        log = home / "serve.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [str(DISTILLGUARD), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=home,
+            )
+        gateway = cls(process, port, env, log)
+        gateway.wait_healthy(timeout)
+        return gateway
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, upstream: str) -> str:
+        """Where clients of ``upstream`` point: ``http://host:port/NAME``."""
+        return f"{self.origin}/{upstream}"
+
+    def wait_healthy(self, timeout: float) -> None:
+        def healthy() -> bool:
+            try:
+                return httpx.get(self.origin + "/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        if not wait_for(healthy, timeout, lambda: self.process.poll() is not None):
+            self.stop()
+            raise RuntimeError(f"distillguard serve did not come up:\n{self.output()}")
+
+    def create_key(self, actor: str, team: str, approved_by: str) -> str:
+        """``distillguard keys create``: the new key (its last line of output)."""
+        command = [str(DISTILLGUARD), "keys", "create", "--actor", actor, "--team", team]
+        done = subprocess.run(
+            [*command, "--approved-by", approved_by],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"keys create failed ({done.returncode}):\n{done.stderr}")
+        return done.stdout.strip().splitlines()[-1].strip()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM (a graceful stop drains the spool), SIGKILL after 20 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for(
+    condition: Callable[[], bool], timeout: float, give_up: Callable[[], bool] | None = None
+) -> bool:
+    """Poll ``condition`` every 50 ms until it holds (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if give_up is not None and give_up():
+            return False
+        time.sleep(0.05)
+    return condition()
