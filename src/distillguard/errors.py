@@ -7,6 +7,7 @@
      ├── IndexError_             the fingerprint index is missing, corrupt or mismatched
      │    └── ConfigMismatchError   an index built with other fingerprint settings
      ├── InputError              an input cannot be read (scan, record)
+     ├── UpstreamError           a vendor upstream cannot be reached (gateway)
      ├── GitError                a git command failed, or this is not a git repository
      └── MissingDependencyError  an optional extra is not installed
 
@@ -47,6 +48,14 @@ class InputError(DistillguardError):
 
 class GitError(DistillguardError):
     """A git command failed, or the working directory is not a git repository."""
+
+
+class UpstreamError(DistillguardError):
+    """A vendor upstream cannot be reached, or timed out (``timeout``)."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
 
 
 class MissingDependencyError(DistillguardError):

@@ -145,7 +145,7 @@ def test_keys_are_added_found_listed_and_revoked(ledger: Ledger) -> None:
     assert ledger.find_key("sha256:" + "f" * 64) is None
     assert ledger.revoke_key("key_2") and not ledger.revoke_key("key_2")
     assert not ledger.revoke_key("key_404")
-    listed = ledger.keys()
+    listed = ledger.list_keys()
     assert [k.id for k in listed] == ["key_1", "key_2"]
     assert listed[1].revoked_at is not None and listed[0].revoked_at is None
 

@@ -177,7 +177,7 @@ class Ledger:
         with backend.mapped_errors("write to", self._url), self._engine.begin() as conn:
             accounts.add_key(conn, key)
 
-    def keys(self) -> list[GatewayKey]:
+    def list_keys(self) -> list[GatewayKey]:
         """Every gateway key, revoked and expired ones too, oldest first."""
         with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
             return accounts.keys(conn)

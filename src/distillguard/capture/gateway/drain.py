@@ -9,15 +9,17 @@ keeps serving and spooling; at start it replays whatever a previous run left.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from distillguard.capture.gateway.spool import Spool, read_segment
-from distillguard.errors import DistillguardError, LedgerError
+from distillguard.capture.gateway.spool import Segment, Spool, encode, read_segment
+from distillguard.errors import DistillguardError, InputError, LedgerError
 from distillguard.model import NewOutput, Recorded
 
 log = logging.getLogger("distillguard.gateway")
+REJECTED = "rejected.log"
 Sink = Callable[[Sequence[NewOutput]], list[Recorded]]
 
 
@@ -26,6 +28,7 @@ class DrainStats:
     written: int = 0
     errors: int = 0
     skipped_lines: int = 0
+    rejected: int = 0
     last_error: str | None = None
     listeners: list[Callable[[str, int], None]] = field(default_factory=list)
 
@@ -77,17 +80,35 @@ class Drain:
                 self.stats.skipped_lines += segment.bad
             try:
                 if segment.records:
-                    self._sink(segment.records)
+                    self._write(segment)
             except DistillguardError as exc:
                 self.stats.errors += 1
                 self.stats.last_error = str(exc)
                 self.stats.emit("error", 1)
                 log.warning("ledger write failed, will retry: %s", exc)
                 return False
-            self.spool.remove(path)
+            self.spool.remove(segment)
             self.stats.written += len(segment.records)
             self.stats.emit("written", len(segment.records))
         return True
+
+    def _write(self, segment: Segment) -> None:
+        """Write a segment; a record the ledger refuses as invalid is set aside in
+        :data:`REJECTED` (kept, not lost) and the others are written one by one."""
+        try:
+            self._sink(segment.records)
+            return
+        except InputError as exc:
+            log.error("spool %s holds a record the ledger refuses: %s", segment.path, exc)
+        for new in segment.records:
+            try:
+                self._sink([new])
+            except InputError as exc:
+                with (self.spool.directory / REJECTED).open("ab") as fh:
+                    fh.write(encode(new))
+                    os.fsync(fh.fileno())
+                self.stats.rejected += 1
+                log.error("set aside in %s: %s", REJECTED, exc)
 
     def _run(self) -> None:
         backoff = self._interval

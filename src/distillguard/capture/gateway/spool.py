@@ -102,6 +102,7 @@ class Spool:
                 f"cannot take the spool {directory}: {exc} "
                 "(one gateway per DISTILLGUARD_HOME: is another one running?)"
             ) from exc
+        self.depth = sum(_lines(path) for path in directory.glob(f"*{SUFFIX}"))
         self._queue: queue.SimpleQueue[tuple[bytes, Done] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
@@ -159,6 +160,7 @@ class Spool:
                 fh.write(b"".join(line for line, _ in items))
                 fh.flush()
                 os.fsync(fh.fileno())
+                self.depth += len(items)
         except OSError as exc:
             log.error("spool write failed: %s", exc)
             error = InputError(f"cannot write the spool in {self.directory}: {exc}")
@@ -182,9 +184,12 @@ class Spool:
                 self._file = None
             return sorted(self.directory.glob(f"*{SUFFIX}"))
 
-    def remove(self, path: Path) -> None:
-        path.unlink(missing_ok=True)
+    def remove(self, segment: Segment) -> None:
+        """Delete a segment whose records are in the ledger."""
+        segment.path.unlink(missing_ok=True)
         _fsync_dir(self.directory)
+        with self._lock:
+            self.depth -= len(segment.records) + segment.bad
 
     def close(self) -> None:
         self._queue.put(None)
@@ -194,6 +199,14 @@ class Spool:
                 self._file.close()
                 self._file = None
         self._lockfile.close()
+
+
+def _lines(path: Path) -> int:
+    try:
+        with path.open("rb") as fh:
+            return sum(1 for _ in fh)
+    except OSError:
+        return 0
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -136,7 +136,8 @@ def request_text(body: dict[str, Any]) -> list[str]:
     last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
     texts: list[str] = []
     for message in messages[last + 1 :]:
-        texts.extend(_content_text(message.get("content")))
+        if message.get("role") == "user":
+            texts.extend(_content_text(message.get("content")))
     return texts
 
 

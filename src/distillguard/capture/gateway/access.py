@@ -1,0 +1,155 @@
+"""Who may call which vendor and model, within which budget.
+
+A request needs a gateway key that is known, not revoked, and within its grant; its team's
+``[teams.NAME]`` rules must allow the vendor and model; the team's and the key's spend in the
+current period must be under their budgets. Keys are cached in memory and refreshed from the
+ledger in the background, so the gateway keeps serving known keys while the database is down.
+Spend is what the ledger holds for the period plus what is spooled but not yet written.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from distillguard.capture.gateway.keys import hash_secret
+from distillguard.capture.gateway.refusals import Refusal
+from distillguard.config import Team
+from distillguard.errors import DistillguardError
+from distillguard.model import GatewayKey, NewOutput
+
+log = logging.getLogger("distillguard.gateway")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NO_KEY = (
+    "no distillguard key: send it as x-api-key or Authorization: Bearer "
+    "(create one with: distillguard keys create)"
+)
+
+
+class KeyCache:
+    """Gateway keys by hash; ``load`` reads them all (``Ledger.keys``)."""
+
+    def __init__(self, load: Callable[[], list[GatewayKey]]) -> None:
+        self._load = load
+        self._keys: dict[str, GatewayKey] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self) -> bool:
+        try:
+            keys = {key.key_hash: key for key in self._load()}
+        except DistillguardError as exc:
+            log.warning("cannot refresh gateway keys (serving the cached ones): %s", exc)
+            return False
+        with self._lock:
+            self._keys = keys
+        return True
+
+    def get(self, key_hash: str) -> GatewayKey | None:
+        return self._keys.get(key_hash)
+
+
+def period_start(period: str, now: datetime) -> datetime:
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        return day
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return EPOCH
+
+
+class Spend:
+    """Spend per team and per key in each team's current period: what the ledger held at the
+    last reload, plus the outputs spooled since and not yet settled (written)."""
+
+    def __init__(self, teams: Mapping[str, Team]) -> None:
+        self._teams = teams
+        self._stored: dict[tuple[str, str], float] = {}
+        self._pending: dict[str, NewOutput] = {}
+        self._lock = threading.Lock()
+
+    def reload(self, spend: Callable[[str, datetime], dict[str, float]], now: datetime) -> None:
+        """Read the stored spend (``Ledger.spend``) of every budgeted team's period."""
+        stored: dict[tuple[str, str], float] = {}
+        for period in {team.period for team in self._teams.values() if _budgeted(team)}:
+            since = period_start(period, now)
+            for by in ("team", "key_id"):
+                for name, cost in spend(by, since).items():
+                    stored[(by, f"{period}:{name}")] = cost
+        with self._lock:
+            self._stored = stored
+
+    def add(self, new: NewOutput) -> None:
+        """Count a spooled output until it is settled."""
+        if new.cost_usd is not None and new.team in self._teams:
+            with self._lock:
+                self._pending[new.idempotency_key()] = new
+
+    def settle(self, written: Iterable[NewOutput]) -> None:
+        """These outputs are in the ledger now (the next reload counts them)."""
+        with self._lock:
+            for new in written:
+                self._pending.pop(new.idempotency_key(), None)
+
+    def spent(self, by: str, name: str, period: str) -> float:
+        with self._lock:
+            pending = [getattr(new, by) == name for new in self._pending.values()]
+            costs = [new.cost_usd or 0.0 for new in self._pending.values()]
+            stored = self._stored.get((by, f"{period}:{name}"), 0.0)
+        return stored + sum(cost for cost, hit in zip(costs, pending, strict=True) if hit)
+
+
+def _budgeted(team: Team) -> bool:
+    return team.budget_usd is not None or team.key_budget_usd is not None
+
+
+class Access:
+    def __init__(self, keys: KeyCache, teams: Mapping[str, Team], spend: Spend) -> None:
+        self.keys = keys
+        self.teams = teams
+        self.spend = spend
+
+    def authenticate(self, secret: str | None, now: datetime) -> GatewayKey | Refusal:
+        if not secret:
+            return Refusal("authentication", NO_KEY)
+        key = self.keys.get(hash_secret(secret))
+        if key is None:
+            return Refusal("authentication", "invalid distillguard key")
+        reason = key.refusal(now)
+        if reason is not None:
+            kind = "authentication" if key.revoked_at is not None else "permission"
+            return Refusal(kind, reason)
+        return key
+
+    def authorize(self, key: GatewayKey, vendor: str, model: str | None) -> Refusal | None:
+        team = self.teams.get(key.team)
+        if team is None:
+            return None
+        if team.vendors is not None and vendor not in team.vendors:
+            return Refusal("permission", f"team {team.name} may not use vendor {vendor} "
+                           f"(allowed: {', '.join(team.vendors) or 'none'})")  # fmt: skip
+        if model and team.models is not None and not _any_match(model, team.models):
+            return Refusal("permission", f"team {team.name} may not use model {model} "
+                           f"(allowed: {', '.join(team.models) or 'none'})")  # fmt: skip
+        return self._budget(key, team)
+
+    def _budget(self, key: GatewayKey, team: Team) -> Refusal | None:
+        for by, name, budget, what in (
+            ("team", team.name, team.budget_usd, f"team {team.name}"),
+            ("key_id", key.id, team.key_budget_usd, f"key {key.id} ({key.actor})"),
+        ):
+            if budget is None:
+                continue
+            spent = self.spend.spent(by, name, team.period)
+            if spent >= budget:
+                return Refusal("budget", f"the {team.period}ly budget of {what} is spent: "
+                               f"${spent:.2f} of ${budget:.2f}")  # fmt: skip
+        return None
+
+
+def _any_match(model: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(model, pattern) for pattern in patterns)

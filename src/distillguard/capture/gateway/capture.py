@@ -1,0 +1,107 @@
+"""From a request and the answer rebuilt from the wire to the NewOutput the ledger records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from distillguard.capture.gateway.parsers import Reply, openai_chat, openai_responses
+from distillguard.capture.gateway.parsers import anthropic as anthropic_wire
+from distillguard.capture.gateway.pricing import PriceTable
+from distillguard.config import Upstream
+from distillguard.model import GatewayKey, NewOutput
+
+SESSION_HEADERS = (b"x-claude-code-session-id", b"session-id", b"session_id", b"thread-id",
+                   b"conversation_id")  # fmt: skip
+
+
+def tool_of(user_agent: str) -> str:
+    """``claude-code``, ``codex`` or ``sdk``, from the User-Agent."""
+    agent = user_agent.lower()
+    if agent.startswith("claude-cli/") or "claude-code" in agent:
+        return "claude-code"
+    if agent.startswith("codex") or "codex_" in agent:
+        return "codex"
+    return "sdk"
+
+
+def session_of(headers: Mapping[bytes, bytes], body: Mapping[str, Any] | None) -> str | None:
+    """Claude Code's ``X-Claude-Code-Session-Id``; Codex's ``session-id`` (also in
+    ``x-codex-turn-metadata`` and the body's ``client_metadata``)."""
+    for name in SESSION_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value.decode("latin-1")
+    metadata = headers.get(b"x-codex-turn-metadata")
+    if metadata:
+        try:
+            session = orjson.loads(metadata).get("session_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            session = None
+        if isinstance(session, str) and session:
+            return session
+    client = body.get("client_metadata") if body else None
+    value = client.get("session_id") if isinstance(client, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def request_text(upstream: Upstream, path: str, body: Mapping[str, Any] | None) -> list[str]:
+    """The new non-assistant content of this turn (see the parsers' ``request_text``)."""
+    if not body:
+        return []
+    data = dict(body)
+    if upstream.api == "anthropic":
+        return anthropic_wire.request_text(data)
+    if path.rstrip("/").endswith("/chat/completions"):
+        return openai_chat.request_text(data)
+    return openai_responses.request_text(data)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What the gateway knows of one model call before the answer comes."""
+
+    upstream: Upstream
+    path: str
+    key: GatewayKey
+    tool: str
+    session: str | None
+    model: str | None
+    body: Mapping[str, Any] | None
+
+
+def to_output(exchange: Exchange, reply: Reply, prices: PriceTable) -> NewOutput | None:
+    """The output to record, or None when the answer holds nothing at all."""
+    text = reply.text
+    if not text and not reply.message_id:
+        return None
+    vendor = exchange.upstream.vendor
+    model = reply.model or exchange.model or "unknown"
+    tokens = reply.tokens
+    cost = prices.cost(vendor, model, tokens)
+    request = request_text(exchange.upstream, exchange.path, exchange.body) + reply.quoted
+    return NewOutput(
+        vendor=vendor,
+        model=model,
+        text=text,
+        tool=exchange.tool,
+        actor=exchange.key.actor,
+        team=exchange.key.team,
+        session=exchange.session,
+        request="\n\n".join(r for r in request if r) or None,
+        message_id=reply.message_id,
+        created_at=datetime.now(UTC),
+        input_tokens=tokens.input,
+        output_tokens=tokens.output,
+        cache_read_tokens=tokens.cache_read,
+        cache_write_tokens=tokens.cache_write,
+        reasoning_tokens=tokens.reasoning,
+        cost_usd=cost,
+        price_version=prices.version if cost is not None else None,
+        upstream=exchange.upstream.name,
+        key_id=exchange.key.id,
+    )
