@@ -7,10 +7,18 @@ import stat
 import time
 from pathlib import Path
 
+import pytest
+
 from distillguard.capture.git.hooks import install_hooks
 from distillguard.capture.git.repo import Git
 from tests.gitrepo import GitRepo
 from tests.samples import PY_OUTPUT
+
+
+@pytest.fixture
+def ledger_url(tmp_path: Path) -> str:
+    """Hooks behave the same on either backend (the rewrite tests run both): SQLite here."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
 
 
 def log_of(repo: GitRepo) -> str:
