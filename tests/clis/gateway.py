@@ -48,20 +48,19 @@ def gateway_config(upstream: str, prices: Path | None = None) -> str:
     return text
 
 
-@dataclass
-class GatewayProcess:
-    """A running ``distillguard serve``; its log is ``home/serve.log``."""
+@dataclass(frozen=True)
+class GatewayHome:
+    """A DISTILLGUARD_HOME with its config, and the environment its commands run with."""
 
-    process: subprocess.Popen[bytes]
-    port: int
+    home: Path
+    config: Path
     env: dict[str, str]
-    log: Path
 
     @classmethod
-    def start(
-        cls, home: Path, config: Path, upstream_keys: dict[str, str], timeout: float = 60.0
-    ) -> Self:
+    def create(cls, home: Path, config_text: str, upstream_keys: dict[str, str]) -> Self:
         home.mkdir(parents=True, exist_ok=True)
+        config = home / "distillguard.toml"
+        config.write_text(config_text)
         env = {
             **os.environ,
             "DISTILLGUARD_HOME": str(home),
@@ -69,19 +68,44 @@ class GatewayProcess:
             **upstream_keys,
         }
         env.pop("DISTILLGUARD_DB", None)
+        return cls(home, config, env)
+
+    def create_key(self, actor: str, team: str, approved_by: str) -> str:
+        """``distillguard keys create``: the new key (its last line of output)."""
+        command = [str(DISTILLGUARD), "keys", "create", "--actor", actor, "--team", team]
+        done = subprocess.run(
+            [*command, "--approved-by", approved_by],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"keys create failed ({done.returncode}):\n{done.stderr}")
+        return done.stdout.strip().splitlines()[-1].strip()
+
+    def serve(self, timeout: float = 60.0) -> GatewayProcess:
+        """Start ``distillguard serve`` on a free port and wait for /healthz."""
         port = free_port()
-        log = home / "serve.log"
+        log = self.home / "serve.log"
+        command = [str(DISTILLGUARD), "serve", "--host", "127.0.0.1", "--port", str(port)]
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [str(DISTILLGUARD), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=home,
+                command, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=self.home
             )
-        gateway = cls(process, port, env, log)
+        gateway = GatewayProcess(process, port, log)
         gateway.wait_healthy(timeout)
         return gateway
+
+
+@dataclass
+class GatewayProcess:
+    """A running ``distillguard serve``; its log is ``home/serve.log``."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
 
     @property
     def origin(self) -> str:
@@ -101,21 +125,6 @@ class GatewayProcess:
         if not wait_for(healthy, timeout, lambda: self.process.poll() is not None):
             self.stop()
             raise RuntimeError(f"distillguard serve did not come up:\n{self.output()}")
-
-    def create_key(self, actor: str, team: str, approved_by: str) -> str:
-        """``distillguard keys create``: the new key (its last line of output)."""
-        command = [str(DISTILLGUARD), "keys", "create", "--actor", actor, "--team", team]
-        done = subprocess.run(
-            [*command, "--approved-by", approved_by],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"keys create failed ({done.returncode}):\n{done.stderr}")
-        return done.stdout.strip().splitlines()[-1].strip()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
