@@ -13,14 +13,36 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
 import httpx
 
+from distillguard.config import default_db_url
+from distillguard.ledger import Ledger
+from distillguard.model import Output
+from tests.clis.harness import CLAUDE_MODEL, CODEX_MODEL
+
 DISTILLGUARD = Path(sys.executable).parent / "distillguard"
+UPSTREAM_KEYS = {"ANTHROPIC_API_KEY": "sk-ant-upstream", "OPENAI_API_KEY": "sk-openai-upstream"}
+#: A price table for the models the CLI tests use (USD per million tokens).
+PRICES = f"""version = "test-prices-1"
+
+[anthropic."{CLAUDE_MODEL}"]
+input = 3.0
+output = 15.0
+cache_read = 0.3
+cache_write = 3.75
+cache_write_1h = 6.0
+
+[openai."{CODEX_MODEL}"]
+input = 1.25
+output = 10.0
+cache_read = 0.125
+"""
 
 
 def free_port() -> int:
@@ -158,3 +180,46 @@ def wait_for(
             return False
         time.sleep(0.05)
     return condition()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running gateway, a key for ``ana`` of team ``infra``, and its DISTILLGUARD_HOME."""
+
+    process: GatewayProcess
+    key: str
+    home: Path
+
+    def endpoint(self, cli: str) -> str:
+        """What the CLI is pointed at: Claude Code's base URL, or Codex's provider base_url."""
+        return (
+            self.process.url("anthropic") if cli == "claude" else self.process.url("openai") + "/v1"
+        )
+
+    def outputs(self, message_ids: tuple[str, ...], timeout: float = 30) -> list[Output]:
+        """The ledger's outputs with these message ids (in that order), once they are all
+        there or ``timeout`` has passed."""
+        found: list[Output] = []
+
+        def recorded() -> bool:
+            nonlocal found
+            with Ledger(default_db_url(self.home)) as ledger:
+                found = [o for o in ledger.iter_outputs() if o.message_id in message_ids]
+            return len(found) >= len(message_ids)
+
+        wait_for(recorded, timeout)
+        return sorted(found, key=lambda o: message_ids.index(o.message_id or ""))
+
+
+@contextmanager
+def serving(root: Path, upstream: str, extra_config: str = "") -> Iterator[Served]:
+    """``distillguard serve`` in ``root`` with both upstreams at ``upstream``, the test price
+    table, ``extra_config`` (e.g. a ``[teams.infra]`` table) and a key created before it starts."""
+    root.mkdir(parents=True, exist_ok=True)
+    prices = root / "prices.toml"
+    prices.write_text(PRICES)
+    config = gateway_config(upstream, prices) + extra_config
+    setup = GatewayHome.create(root / "dg-home", config, UPSTREAM_KEYS)
+    key = setup.create_key(actor="ana", team="infra", approved_by="lead")
+    with setup.serve() as process:
+        yield Served(process, key, setup.home)

@@ -236,3 +236,20 @@ def comparable(request: Request, root: Path) -> dict[str, Any]:
         "headers": headers,
         "body": body,
     }
+
+
+def run_cli(
+    clis: Clis, cli: str, *, base_url: str, api_key: str, prompt: str, root: Path
+) -> CliRun:
+    """``cli`` (``claude`` or ``codex``) in ``root/work`` with the HOME ``root/home``."""
+    cwd = root / "work"
+    cwd.mkdir(parents=True, exist_ok=True)
+    run, binary = (run_claude, clis.claude) if cli == "claude" else (run_codex, clis.codex)
+    return run(
+        binary, base_url=base_url, api_key=api_key, prompt=prompt, cwd=cwd, home=root / "home"
+    )
+
+
+def direct_endpoint(origin: str, cli: str) -> str:
+    """What ``cli`` is pointed at to talk to a vendor origin directly."""
+    return origin if cli == "claude" else origin + "/v1"

@@ -10,16 +10,14 @@ code in its text, the session, tool, actor, team, usage and cost.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import pytest
 
-from distillguard.config import default_db_url
-from distillguard.ledger import Ledger
 from distillguard.model import Output
-from tests.clis.gateway import GatewayHome, GatewayProcess, gateway_config, wait_for
+from tests.clis.gateway import UPSTREAM_KEYS, Served, serving
 from tests.clis.harness import (
     CLAUDE_MODEL,
     CODEX_MODEL,
@@ -45,25 +43,10 @@ CONTENT = (
     "        out.append(total / window)\n"
     "    return out\n"
 )
-PRICES = f"""version = "test-prices-1"
-
-[anthropic."{CLAUDE_MODEL}"]
-input = 3.0
-output = 15.0
-cache_read = 0.3
-cache_write = 3.75
-cache_write_1h = 6.0
-
-[openai."{CODEX_MODEL}"]
-input = 1.25
-output = 10.0
-cache_read = 0.125
-"""
 USAGES = (
     Usage(input_tokens=1200, output_tokens=310, cache_read_tokens=5000, cache_write_tokens=700),
     Usage(input_tokens=90, output_tokens=25, cache_read_tokens=6100, reasoning_tokens=11),
 )
-UPSTREAM_KEYS = {"ANTHROPIC_API_KEY": "sk-ant-upstream", "OPENAI_API_KEY": "sk-openai-upstream"}
 
 
 @pytest.fixture(scope="module")
@@ -77,37 +60,11 @@ def upstream() -> Iterator[VendorUpstream]:
         yield started
 
 
-@dataclass(frozen=True)
-class Setup:
-    process: GatewayProcess
-    key: str
-    home: Path
-
-
 @pytest.fixture
-def gateway(upstream: VendorUpstream, tmp_path: Path) -> Iterator[Setup]:
+def gateway(upstream: VendorUpstream, tmp_path: Path) -> Iterator[Served]:
     """``distillguard serve`` with both upstreams at the fake, a price table, and a key."""
-    prices = tmp_path / "prices.toml"
-    prices.write_text(PRICES)
-    config = gateway_config(upstream.base_url, prices)
-    setup = GatewayHome.create(tmp_path / "dg-home", config, UPSTREAM_KEYS)
-    key = setup.create_key(actor="ana", team="infra", approved_by="lead")
-    with setup.serve() as process:
-        yield Setup(process, key, setup.home)
-
-
-def _ledger_outputs(home: Path, message_ids: tuple[str, ...], timeout: float = 30) -> list[Output]:
-    """The outputs with these message ids, once the gateway has moved them into the ledger."""
-    found: list[Output] = []
-
-    def recorded() -> bool:
-        nonlocal found
-        with Ledger(default_db_url(home)) as ledger:
-            found = [o for o in ledger.iter_outputs() if o.message_id in message_ids]
-        return len(found) == len(message_ids)
-
-    wait_for(recorded, timeout)
-    return sorted(found, key=lambda o: message_ids.index(o.message_id or ""))
+    with serving(tmp_path / "gateway", upstream.base_url) as served:
+        yield served
 
 
 def _same_behaviour(direct: CliRun, through: CliRun, turns: tuple[Turn, Turn]) -> None:
@@ -201,7 +158,7 @@ def _run_twice(
 
 
 def test_claude_code_through_the_gateway(
-    clis: Clis, upstream: VendorUpstream, gateway: Setup, tmp_path: Path
+    clis: Clis, upstream: VendorUpstream, gateway: Served, tmp_path: Path
 ) -> None:
     roots = (tmp_path / "direct", tmp_path / "through")
     turns = (
@@ -210,7 +167,7 @@ def test_claude_code_through_the_gateway(
     )
     endpoints = [
         (upstream.base_url, "sk-ant-direct"),
-        (gateway.process.url("anthropic"), gateway.key),
+        (gateway.endpoint("claude"), gateway.key),
     ]
     run = partial(run_claude, clis.claude)
     runs, split = _run_twice(run, upstream, turns, endpoints, roots, "Write stats.py")
@@ -221,7 +178,7 @@ def test_claude_code_through_the_gateway(
 
     session = upstream.requests[-1].header("x-claude-code-session-id") or ""
     assert runs[1].transcripts[0].stem == session
-    outputs = _ledger_outputs(gateway.home, turns[1].message_ids)
+    outputs = gateway.outputs(turns[1].message_ids)
     assert len(outputs) == 2, gateway.process.output()
     write, answer = outputs
     assert CONTENT in (write.text or "")
@@ -233,7 +190,7 @@ def test_claude_code_through_the_gateway(
 
 
 def test_codex_through_the_gateway(
-    clis: Clis, upstream: VendorUpstream, gateway: Setup, tmp_path: Path
+    clis: Clis, upstream: VendorUpstream, gateway: Served, tmp_path: Path
 ) -> None:
     roots = (tmp_path / "direct", tmp_path / "through")
     turns = (
@@ -242,7 +199,7 @@ def test_codex_through_the_gateway(
     )
     endpoints = [
         (upstream.base_url + "/v1", "sk-openai-direct"),
-        (gateway.process.url("openai") + "/v1", gateway.key),
+        (gateway.endpoint("codex"), gateway.key),
     ]
     run = partial(run_codex, clis.codex)
     runs, split = _run_twice(run, upstream, turns, endpoints, roots, "Add stats.py")
@@ -253,7 +210,7 @@ def test_codex_through_the_gateway(
 
     session = upstream.requests[-1].header("session-id") or ""
     assert runs[1].transcripts[0].name.endswith(f"-{session}.jsonl")
-    outputs = _ledger_outputs(gateway.home, turns[1].message_ids)
+    outputs = gateway.outputs(turns[1].message_ids)
     assert len(outputs) == 2, gateway.process.output()
     patch, answer = outputs
     for line in CONTENT.splitlines():
