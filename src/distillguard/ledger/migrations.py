@@ -89,7 +89,30 @@ _TOKENS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
 )  # fmt: skip
 
-STEPS: tuple[Step, ...] = (("001_outputs", _m001_outputs), ("002_gateway", _m002_gateway))
+
+def _m003_edits(conn: Connection) -> None:
+    """File edits agents made (hooks, transcript imports), each tied to its output's id."""
+    Table(
+        "edits",
+        MetaData(),
+        Column("id", Text, primary_key=True),
+        Column("idempotency_key", Text, nullable=False),
+        Column("output_id", Text, nullable=False),
+        *(Column(name, Text, nullable=False) for name in ("vendor", "model", "tool", "path")),
+        *(Column(name, Text) for name in ("tool_name", "call_id", "session", "message_id")),
+        *(Column(name, Text) for name in ("added", "removed", "source")),
+        Column("created_at", schema.UTCDateTime, nullable=False),
+        Index("ux_edits_key", "idempotency_key", unique=True),
+        Index("ix_edits_output", "output_id"),
+        Index("ix_edits_path", "path"),
+    ).create(conn)
+
+
+STEPS: tuple[Step, ...] = (
+    ("001_outputs", _m001_outputs),
+    ("002_gateway", _m002_gateway),
+    ("003_edits", _m003_edits),
+)
 
 
 def apply(conn: Connection, steps: tuple[Step, ...] = STEPS) -> list[str]:

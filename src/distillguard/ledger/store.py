@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, RowMapping, bindparam, func, select
 
 from distillguard.errors import InputError
-from distillguard.ledger import accounts, backend, chain, migrations, rows
+from distillguard.ledger import accounts, backend, chain, edits, migrations, rows
 from distillguard.ledger.schema import HEAVY_COLUMNS, outputs
 from distillguard.model import GatewayKey, NewOutput, Output, Recorded, UsageRow
 
@@ -205,6 +205,26 @@ class Ledger:
             raise InputError(f"usage --by must be one of {', '.join(accounts.USAGE_GROUPS)}")
         with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
             return accounts.usage(conn, by, since)
+
+    # --- agent file edits -------------------------------------------------------------------
+
+    def record_edits(self, items: Iterable[edits.Edit]) -> list[bool]:
+        """Record file edits (idempotent: one already there is skipped); for each, if new."""
+        batch = list(items)
+        if not batch:
+            return []
+        with (
+            backend.mapped_errors("write to", self._url),
+            backend.write_transaction(self._engine) as conn,
+        ):
+            return edits.insert(conn, batch)
+
+    def list_edits(
+        self, *, output_id: str | None = None, path: str | None = None
+    ) -> list[edits.Edit]:
+        """Recorded edits, oldest first, of one output and/or one file path."""
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            return edits.select_edits(conn, output_id=output_id, path=path)
 
     def _scalar(self, query: Any) -> int:
         with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
