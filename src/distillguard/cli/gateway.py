@@ -34,6 +34,7 @@ def serve(obj: Context, host: str, port: int, log_level: str) -> None:
     config = uvicorn.Config(
         app, host=host, port=port, lifespan="on", access_log=False, log_config=None,
         http="httptools", loop="auto", timeout_keep_alive=75, backlog=4096,
+        server_header=False, date_header=False,  # the vendor's own headers pass through
     )  # fmt: skip
     uvicorn.Server(config).run()
 

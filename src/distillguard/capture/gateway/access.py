@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,8 @@ from distillguard.model import GatewayKey, NewOutput
 
 log = logging.getLogger("distillguard.gateway")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MISS_TTL_S = 5.0
+MAX_MISSES = 10_000
 NO_KEY = (
     "no distillguard key: send it as x-api-key or Authorization: Bearer "
     "(create one with: distillguard keys create)"
@@ -30,12 +33,41 @@ NO_KEY = (
 
 
 class KeyCache:
-    """Gateway keys by hash; ``load`` reads them all (``Ledger.keys``)."""
+    """Gateway keys by hash: ``load`` reads them all (``Ledger.list_keys``), ``find`` one
+    (``Ledger.find_key``) when a key created since the last refresh comes in. Misses are
+    remembered for :data:`MISS_TTL_S` so forged keys do not reach the database each time."""
 
-    def __init__(self, load: Callable[[], list[GatewayKey]]) -> None:
+    def __init__(
+        self,
+        load: Callable[[], list[GatewayKey]],
+        find: Callable[[str], GatewayKey | None] | None = None,
+    ) -> None:
         self._load = load
+        self._find = find
         self._keys: dict[str, GatewayKey] = {}
+        self._misses: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def known(self, key_hash: str) -> bool:
+        return key_hash in self._keys
+
+    def fetch(self, key_hash: str) -> None:
+        """Look a key up in the ledger (blocking: call it from a thread)."""
+        now = time.monotonic()
+        if self._find is None or now - self._misses.get(key_hash, -MISS_TTL_S) < MISS_TTL_S:
+            return
+        try:
+            key = self._find(key_hash)
+        except DistillguardError as exc:
+            log.warning("cannot look up a gateway key: %s", exc)
+            return
+        with self._lock:
+            if key is None:
+                if len(self._misses) > MAX_MISSES:
+                    self._misses.clear()
+                self._misses[key_hash] = now
+            else:
+                self._keys[key_hash] = key
 
     def refresh(self) -> bool:
         try:

@@ -21,7 +21,7 @@ import orjson
 from distillguard.capture.gateway import pricing, services
 from distillguard.capture.gateway.capture import Exchange, session_of, to_output, tool_of
 from distillguard.capture.gateway.decode import decoder_for
-from distillguard.capture.gateway.keys import secret_of
+from distillguard.capture.gateway.keys import hash_secret, secret_of
 from distillguard.capture.gateway.metrics import Metrics
 from distillguard.capture.gateway.parsers import Parser, parser_for
 from distillguard.capture.gateway.refusals import Refusal
@@ -155,7 +155,11 @@ class Gateway:
         assert self.services is not None
         headers = dict(scope["headers"])
         body = await _read_body(receive)
-        granted = self._admit(headers, body, upstream, path)
+        secret = secret_of(headers)
+        keys = self.services.access.keys
+        if secret and not keys.known(hash_secret(secret)):  # created since the last refresh?
+            await asyncio.to_thread(keys.fetch, hash_secret(secret))
+        granted = self._admit(secret, headers, body, upstream, path)
         if isinstance(granted, Refusal):
             return await self._refuse(send, upstream.api, granted, upstream.name)
         url = upstream.base_url + path
@@ -177,12 +181,17 @@ class Gateway:
         return response.status
 
     def _admit(
-        self, headers: dict[bytes, bytes], body: bytes, upstream: UpstreamConfig, path: str
+        self,
+        secret: str | None,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        upstream: UpstreamConfig,
+        path: str,
     ) -> Exchange | Refusal:
         """The exchange when the caller may make this call, else why not."""
         assert self.services is not None
         access = self.services.access
-        key = access.authenticate(secret_of(headers), datetime.now(UTC))
+        key = access.authenticate(secret, datetime.now(UTC))
         if isinstance(key, Refusal):
             return key
         parsed = _json_body(headers, body)

@@ -99,9 +99,8 @@ def start(
 ) -> Services:
     """Open the spool, load keys and spend, start the drain (it replays any old spool)."""
     handle = LedgerHandle(settings.db_url)
-    access = Access(
-        KeyCache(lambda: handle.get().list_keys()), settings.teams, Spend(settings.teams)
-    )
+    keys = KeyCache(lambda: handle.get().list_keys(), lambda h: handle.get().find_key(h))
+    access = Access(keys, settings.teams, Spend(settings.teams))
     spool = Spool(settings.home / "spool")
     sink = _sink(handle, access.spend, metrics, settings.fingerprints_only)
     drain = Drain(spool, sink, interval=drain_s)

@@ -1,0 +1,173 @@
+"""The real CLIs through ``distillguard serve`` when things go wrong.
+
+A vendor error, a stream that breaks off or ends in an error event: the CLI must do exactly
+what it does against the vendor directly (same exit code, same output, same retries reaching
+the upstream). A gateway refusal (a vendor the team may not use, a spent budget) must reach
+the user as the CLI shows the vendor's own errors, and nothing reaches the upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.clis.gateway import Served, serving
+from tests.clis.harness import (
+    CliRun,
+    Clis,
+    comparable,
+    direct_endpoint,
+    install_clis,
+    is_claude_turn,
+    is_codex_turn,
+    run_cli,
+)
+from tests.fakes import script
+from tests.fakes.script import Item
+from tests.fakes.vendors import Matcher, VendorUpstream
+
+CLIS = ("claude", "codex")
+VENDOR = {"claude": "anthropic", "codex": "openai"}
+
+
+@pytest.fixture(scope="module")
+def clis() -> Clis:
+    return install_clis()
+
+
+@pytest.fixture
+def upstream() -> Iterator[VendorUpstream]:
+    with VendorUpstream() as started:
+        yield started
+
+
+def _when(cli: str) -> Matcher:
+    return is_claude_turn if cli == "claude" else is_codex_turn
+
+
+def _shown(run: CliRun, cli: str) -> str:
+    """What the CLI told the user: Claude Code's stdout, Codex's ERROR lines and last message."""
+    if cli == "claude":
+        return run.stdout.strip()
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR:")]
+    return "\n".join([*errors, run.stdout.strip()])
+
+
+def _both_ways(
+    cli: str, clis: Clis, upstream: VendorUpstream, gateway: Served, root: Path, items: list[Item]
+) -> tuple[CliRun, CliRun, int]:
+    """The same scripted replies, once straight at the upstream and once through the gateway;
+    returns both runs and the index of the first request of the second."""
+    upstream.enqueue(*items, when=_when(cli))
+    direct = run_cli(
+        clis,
+        cli,
+        base_url=direct_endpoint(upstream.base_url, cli),
+        api_key="sk-direct",
+        prompt="hi",
+        root=root / "direct",
+    )
+    assert upstream.pending == 0
+    split = len(upstream.requests)
+    upstream.enqueue(*items, when=_when(cli))
+    through = run_cli(
+        clis,
+        cli,
+        base_url=gateway.endpoint(cli),
+        api_key=gateway.key,
+        prompt="hi",
+        root=root / "through",
+    )
+    assert upstream.pending == 0
+    return direct, through, split
+
+
+def _same_calls(upstream: VendorUpstream, split: int, root: Path) -> None:
+    direct, through = upstream.requests[:split], upstream.requests[split:]
+    assert [comparable(r, root / "through")["body"] for r in through] == [
+        comparable(r, root / "direct")["body"] for r in direct
+    ]
+
+
+def _recovered(text: str) -> script.Reply:
+    return script.text(text, id=script.new_id("msg"))
+
+
+FAILURES = {
+    "error-400": lambda: [script.error(400, "prompt is too long: 250000 tokens > 200000 maximum")],
+    "cut-stream": lambda: [
+        script.text("This answer is cut off before it ends.", cut_after=6),
+        _recovered("Recovered after the cut."),
+    ],
+    "error-mid-stream": lambda: [
+        script.error(500, "Internal server error", mid_stream=True),
+        _recovered("Recovered after the error event."),
+    ],
+}
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+@pytest.mark.parametrize("cli", CLIS)
+def test_vendor_failures_look_the_same(
+    cli: str, failure: str, clis: Clis, upstream: VendorUpstream, tmp_path: Path
+) -> None:
+    items = FAILURES[failure]()
+    with serving(tmp_path / "gateway", upstream.base_url) as gateway:
+        direct, through, split = _both_ways(cli, clis, upstream, gateway, tmp_path, items)
+        assert through.returncode == direct.returncode, through.describe()
+        assert _shown(through, cli) == _shown(direct, cli)
+        _same_calls(upstream, split, tmp_path)
+        recovered = [i for i in items if isinstance(i, script.Reply) and i.id]
+        if recovered:
+            assert direct.returncode == 0 and direct.stdout.strip() == recovered[0].blocks[0].text
+            (output,) = gateway.outputs((recovered[0].id or "",))
+            assert output.text == recovered[0].blocks[0].text
+        else:
+            assert direct.returncode == 1
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_a_vendor_the_team_may_not_use(
+    cli: str, clis: Clis, upstream: VendorUpstream, tmp_path: Path
+) -> None:
+    team = '\n[teams.infra]\nvendors = ["metacode"]\n'
+    with serving(tmp_path / "gateway", upstream.base_url, team) as gateway:
+        run = run_cli(
+            clis,
+            cli,
+            base_url=gateway.endpoint(cli),
+            api_key=gateway.key,
+            prompt="hi",
+            root=tmp_path / "run",
+        )
+    assert run.returncode == 1, run.describe()
+    shown = _shown(run, cli)
+    assert "403" in shown and "infra" in shown and VENDOR[cli] in shown
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_a_spent_budget(cli: str, clis: Clis, upstream: VendorUpstream, tmp_path: Path) -> None:
+    team = "\n[teams.infra]\nbudget_usd = 0.00001\n"
+    with serving(tmp_path / "gateway", upstream.base_url, team) as gateway:
+        runs = [
+            run_cli(
+                clis,
+                cli,
+                base_url=gateway.endpoint(cli),
+                api_key=gateway.key,
+                prompt="hi",
+                root=tmp_path / name,
+            )
+            for name in ("first", "second")
+        ]
+    assert runs[0].returncode == 0, runs[0].describe()
+    assert runs[1].returncode == 1, runs[1].describe()
+    shown = _shown(runs[1], cli)
+    if cli == "claude":  # the gateway's message, at once (x-should-retry: false)
+        assert "429" in shown and "budget" in shown
+    else:  # Codex shows its own text for OpenAI's insufficient_quota code
+        assert "Quota exceeded" in shown
+    assert len(upstream.requests) == 1  # only the first run's call
