@@ -240,7 +240,6 @@ def main() -> None:
     corpus_dir.mkdir(exist_ok=True)
     corpus = corpus_dir / "corpus.jsonl"
     planted = sample_outputs(outputs_path, 2000, args.seed)
-    planted = sample_outputs(outputs_path, 2000, args.seed)
     truth = write_corpus(corpus, host_files(), planted, args.scan_mb, args.seed)
     results["scan"] = []
     for workers in (1, os.cpu_count() or 1):
