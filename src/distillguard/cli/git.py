@@ -99,7 +99,7 @@ def blame(obj: Context, file: str, as_json: bool) -> None:
     console = Console()
     if runs:
         console.print(table)
-    console.print(f"{rel}: {outside} of {total} lines from outside output", highlight=False)
+    console.print(f"{rel}: {outside} of {total} lines from outside output", markup=False)
 
 
 # --- stats ----------------------------------------------------------------------------------
