@@ -26,7 +26,7 @@ from tests.clis.harness import (
 )
 from tests.fakes import script
 from tests.fakes.script import Item
-from tests.fakes.vendors import Matcher, VendorUpstream
+from tests.fakes.vendors import Matcher, Request, VendorUpstream
 
 CLIS = ("claude", "codex")
 VENDOR = {"claude": "anthropic", "codex": "openai"}
@@ -37,10 +37,25 @@ def clis() -> Clis:
     return install_clis()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def upstream() -> Iterator[VendorUpstream]:
+    """One upstream for the module (tests look only at the requests they caused)."""
     with VendorUpstream() as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: VendorUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serving(tmp_path_factory.mktemp("gateway"), upstream.base_url) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def denying(upstream: VendorUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A gateway whose team ``infra`` may use only the vendor ``metacode``."""
+    team = '\n[teams.infra]\nvendors = ["metacode"]\n'
+    with serving(tmp_path_factory.mktemp("denying"), upstream.base_url, team) as served:
+        yield served
 
 
 def _when(cli: str) -> Matcher:
@@ -57,9 +72,11 @@ def _shown(run: CliRun, cli: str) -> str:
 
 def _both_ways(
     cli: str, clis: Clis, upstream: VendorUpstream, gateway: Served, root: Path, items: list[Item]
-) -> tuple[CliRun, CliRun, int]:
+) -> tuple[CliRun, CliRun, list[Request], list[Request]]:
     """The same scripted replies, once straight at the upstream and once through the gateway;
-    returns both runs and the index of the first request of the second."""
+    returns both runs and the requests each caused."""
+    assert upstream.pending == 0
+    start = len(upstream.requests)
     upstream.enqueue(*items, when=_when(cli))
     direct = run_cli(
         clis,
@@ -81,11 +98,11 @@ def _both_ways(
         root=root / "through",
     )
     assert upstream.pending == 0
-    return direct, through, split
+    calls = upstream.requests
+    return direct, through, calls[start:split], calls[split:]
 
 
-def _same_calls(upstream: VendorUpstream, split: int, root: Path) -> None:
-    direct, through = upstream.requests[:split], upstream.requests[split:]
+def _same_calls(direct: list[Request], through: list[Request], root: Path) -> None:
     assert [comparable(r, root / "through")["body"] for r in through] == [
         comparable(r, root / "direct")["body"] for r in direct
     ]
@@ -111,45 +128,49 @@ FAILURES = {
 @pytest.mark.parametrize("failure", sorted(FAILURES))
 @pytest.mark.parametrize("cli", CLIS)
 def test_vendor_failures_look_the_same(
-    cli: str, failure: str, clis: Clis, upstream: VendorUpstream, tmp_path: Path
+    cli: str,
+    failure: str,
+    clis: Clis,
+    upstream: VendorUpstream,
+    gateway: Served,
+    tmp_path: Path,
 ) -> None:
     items = FAILURES[failure]()
-    with serving(tmp_path / "gateway", upstream.base_url) as gateway:
-        direct, through, split = _both_ways(cli, clis, upstream, gateway, tmp_path, items)
-        assert through.returncode == direct.returncode, through.describe()
-        assert _shown(through, cli) == _shown(direct, cli)
-        _same_calls(upstream, split, tmp_path)
-        recovered = [i for i in items if isinstance(i, script.Reply) and i.id]
-        if recovered:
-            assert direct.returncode == 0 and direct.stdout.strip() == recovered[0].blocks[0].text
-            (output,) = gateway.outputs((recovered[0].id or "",))
-            assert output.text == recovered[0].blocks[0].text
-        else:
-            assert direct.returncode == 1
+    direct, through, sent, forwarded = _both_ways(cli, clis, upstream, gateway, tmp_path, items)
+    assert through.returncode == direct.returncode, through.describe()
+    assert _shown(through, cli) == _shown(direct, cli)
+    _same_calls(sent, forwarded, tmp_path)
+    recovered = [i for i in items if isinstance(i, script.Reply) and i.id]
+    if recovered:
+        assert direct.returncode == 0 and direct.stdout.strip() == recovered[0].blocks[0].text
+        (output,) = gateway.outputs((recovered[0].id or "",))
+        assert output.text == recovered[0].blocks[0].text
+    else:
+        assert direct.returncode == 1
 
 
 @pytest.mark.parametrize("cli", CLIS)
 def test_a_vendor_the_team_may_not_use(
-    cli: str, clis: Clis, upstream: VendorUpstream, tmp_path: Path
+    cli: str, clis: Clis, upstream: VendorUpstream, denying: Served, tmp_path: Path
 ) -> None:
-    team = '\n[teams.infra]\nvendors = ["metacode"]\n'
-    with serving(tmp_path / "gateway", upstream.base_url, team) as gateway:
-        run = run_cli(
-            clis,
-            cli,
-            base_url=gateway.endpoint(cli),
-            api_key=gateway.key,
-            prompt="hi",
-            root=tmp_path / "run",
-        )
+    start = len(upstream.requests)
+    run = run_cli(
+        clis,
+        cli,
+        base_url=denying.endpoint(cli),
+        api_key=denying.key,
+        prompt="hi",
+        root=tmp_path / "run",
+    )
     assert run.returncode == 1, run.describe()
     shown = _shown(run, cli)
     assert "403" in shown and "infra" in shown and VENDOR[cli] in shown
-    assert upstream.requests == []
+    assert len(upstream.requests) == start
 
 
 @pytest.mark.parametrize("cli", CLIS)
 def test_a_spent_budget(cli: str, clis: Clis, upstream: VendorUpstream, tmp_path: Path) -> None:
+    start = len(upstream.requests)
     team = "\n[teams.infra]\nbudget_usd = 0.00001\n"
     with serving(tmp_path / "gateway", upstream.base_url, team) as gateway:
         runs = [
@@ -170,4 +191,4 @@ def test_a_spent_budget(cli: str, clis: Clis, upstream: VendorUpstream, tmp_path
         assert "429" in shown and "budget" in shown
     else:  # Codex shows its own text for OpenAI's insufficient_quota code
         assert "Quota exceeded" in shown
-    assert len(upstream.requests) == 1  # only the first run's call
+    assert len(upstream.requests) == start + 1  # only the first run's call

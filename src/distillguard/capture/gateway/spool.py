@@ -95,14 +95,14 @@ class Spool:
         self.directory = directory
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._lockfile = (directory / LOCK).open("ab")
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._lockfile = _locked(directory / LOCK)
         except OSError as exc:
             raise ConfigError(
                 f"cannot take the spool {directory}: {exc} "
                 "(one gateway per DISTILLGUARD_HOME: is another one running?)"
             ) from exc
         self.depth = sum(_lines(path) for path in directory.glob(f"*{SUFFIX}"))
+        self.commits = 0  #: fsyncs so far (one per group of records)
         self._queue: queue.SimpleQueue[tuple[bytes, Done] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
@@ -161,6 +161,7 @@ class Spool:
                 fh.flush()
                 os.fsync(fh.fileno())
                 self.depth += len(items)
+                self.commits += 1
         except OSError as exc:
             log.error("spool write failed: %s", exc)
             error = InputError(f"cannot write the spool in {self.directory}: {exc}")
@@ -199,6 +200,17 @@ class Spool:
                 self._file.close()
                 self._file = None
         self._lockfile.close()
+
+
+def _locked(path: Path) -> IO[bytes]:
+    """``path`` opened and locked (exclusive, not waiting)."""
+    fh = path.open("ab")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise
+    return fh
 
 
 def _lines(path: Path) -> int:
