@@ -69,9 +69,8 @@ def test_attribute_notes_the_added_lines_of_each_output(repo: GitRepo) -> None:
     assert ranges(record, "tests/test_merge.py") == {
         "anthropic/claude-sonnet-4-5": [lines_of(test_file, PY_RENAMED)]
     }
-    js = ranges(record, "web/group.js")
-    assert list(js) == ["openai/gpt-5-codex"] and covers(js["openai/gpt-5-codex"], (1, 15))
-    assert js["openai/gpt-5-codex"][0][0] == 1
+    # verbatim: every line, the closing ones too (the output's own lines extend the evidence)
+    assert ranges(record, "web/group.js") == {"openai/gpt-5-codex": [(1, 15)]}
     conv = record["files"][0]["conversations"][0]
     assert conv["contributor"]["type"] == "ai"
     assert conv["url"] in (f"urn:distillguard:output:{py_id}", f"urn:distillguard:output:{js_id}")
@@ -165,6 +164,6 @@ def test_attribute_json_and_bad_revision(repo: GitRepo) -> None:
     repo.commit("add")
     result = repo.dg("attribute", "--json")
     (att,) = json.loads(result.output)
-    assert att["files"][0]["contributions"][0]["ranges"][0][0] == 1
+    assert att["files"][0]["contributions"][0]["ranges"] == [[1, 15]]
     bad = repo.dg("attribute", "no-such-rev")
     assert bad.exit_code == 2 and "error" in bad.output

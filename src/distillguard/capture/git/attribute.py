@@ -10,7 +10,7 @@ across history, so the result is the same after an amend, a rebase or a squash.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -20,6 +20,8 @@ from distillguard.capture.git.trailers import Coauthor, ai_coauthors
 from distillguard.model import Match
 from distillguard.scan.matcher import Matcher
 
+OutputText = Callable[[str], str | None]  # an output's text by id (None: privacy mode)
+BATCH_CHARS = 4 << 20
 GAP_LINES = 6  # evidence on both sides of a run of up to this many added lines covers it
 MAX_FILE_BYTES = 8 << 20  # larger files are data, not code: left unmatched (and counted)
 Range = tuple[int, int]  # 1-based, inclusive
@@ -83,10 +85,17 @@ class Attribution:
 class Attributor:
     """Attributes commits of one repository with one matcher."""
 
-    def __init__(self, git: Git, matcher: Matcher, mark: str = "") -> None:
+    def __init__(
+        self,
+        git: Git,
+        matcher: Matcher,
+        mark: str = "",
+        output_text: OutputText | None = None,
+    ) -> None:
         self.git = git
         self.matcher = matcher
         self.mark = mark
+        self.output_text: OutputText = output_text or (lambda output_id: None)
 
     def commit(self, rev: str) -> Attribution:
         info = self.git.commit(rev)
@@ -109,18 +118,33 @@ class Attributor:
     def files(self, rev: str, added: dict[str, AddedLines]) -> tuple[FileAttribution, ...]:
         paths = sorted(added)
         texts = _decode(self.git.blobs(rev, paths))
-        matchable = [p for p in paths if p in texts]
-        found = self.matcher.match([texts[p] for p in matchable]) if matchable else []
-        matches = dict(zip(matchable, found, strict=True))
+        matches = self.match(texts)
         return tuple(
             FileAttribution(
                 p,
                 len(added[p]),
-                contributions(texts.get(p, ""), matches.get(p, []), added[p].lines),
+                contributions(
+                    texts.get(p, ""), matches.get(p, []), added[p].lines, self.output_text
+                ),
                 ranges(added[p].lines),
             )
             for p in paths
         )
+
+    def match(self, texts: dict[str, str]) -> dict[str, list[Match]]:
+        """Matches per path, in batches of about ``BATCH_CHARS`` characters."""
+        found: dict[str, list[Match]] = {}
+        batch: list[str] = []
+        size = 0
+        for path in [*texts, None]:
+            if batch and (path is None or size + len(texts[path]) > BATCH_CHARS):
+                results = self.matcher.match([texts[b] for b in batch])
+                found.update(zip(batch, results, strict=True))
+                batch, size = [], 0
+            if path is not None:
+                batch.append(path)
+                size += len(texts[path])
+        return found
 
 
 def _decode(blobs: dict[str, bytes]) -> dict[str, str]:
@@ -137,16 +161,22 @@ def _decode(blobs: dict[str, bytes]) -> dict[str, str]:
 
 
 def contributions(
-    text: str, matches: Sequence[Match], added: Sequence[int]
+    text: str,
+    matches: Sequence[Match],
+    added: Sequence[int],
+    output_text: OutputText | None = None,
 ) -> tuple[Contribution, ...]:
     """Each match's added lines, as ranges; matches that cover no added line are dropped."""
     added_set = set(added)
     starts = line_starts(text)
+    file_lines = text.splitlines()
     found = []
     for match in matches:
-        lines = fill_gaps(
-            sorted(covered_lines(starts, len(text), match.spans) & added_set), added_set
-        )
+        covered = covered_lines(starts, len(text), match.spans) & added_set
+        lines = fill_gaps(sorted(covered), added_set)
+        source = output_text(match.output_id) if output_text else None
+        if source is not None and lines:
+            lines = extend_exact(lines, file_lines, _stripped(source), added_set)
         if lines:
             found.append(
                 Contribution(
@@ -154,6 +184,35 @@ def contributions(
                 )
             )
     return tuple(found)
+
+
+def _stripped(text: str) -> set[str]:
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def extend_exact(
+    lines: list[int], file_lines: list[str], output_lines: set[str], added: set[int]
+) -> list[int]:
+    """Grow each run over neighbouring added lines that are lines of the output, verbatim.
+
+    Winnowing leaves the last few tokens of a copy (``return result;``, a closing brace)
+    without a fingerprint of their own; when the output's text is at hand, the lines right
+    next to the evidence that the output also has (whitespace aside) belong to the copy too.
+    A blank line, or any line the output does not have, stops the growth.
+    """
+    grown = set(lines)
+    for start, end in ranges(lines):
+        for step, edge in ((1, end), (-1, start)):
+            n = edge + step
+            while (
+                n in added
+                and 0 < n <= len(file_lines)
+                and abs(n - edge) <= GAP_LINES
+                and file_lines[n - 1].strip() in output_lines
+            ):
+                grown.add(n)
+                n += step
+    return sorted(grown)
 
 
 def fill_gaps(lines: list[int], added: set[int], gap: int = GAP_LINES) -> list[int]:

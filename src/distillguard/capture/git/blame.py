@@ -98,7 +98,7 @@ def _uncommitted(
         return {}
     matches = attributions.attributor.matcher.match([text])[0]
     found: dict[int, Contribution] = {}
-    for c in contributions(text, matches, numbers):
+    for c in contributions(text, matches, numbers, attributions.attributor.output_text):
         for s, e in c.ranges:
             for n in range(s, e + 1):
                 found.setdefault(n, c)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from distillguard.capture.git.attribute import Attribution, Attributor
+from distillguard.capture.git.attribute import Attribution, Attributor, OutputText
 from distillguard.capture.git.notes import mark_of, write_note
 from distillguard.capture.git.repo import Git
 from distillguard.config import Settings
-from distillguard.index.build import IndexBuilder, OutputSource
+from distillguard.index.build import IndexBuilder
 from distillguard.index.store import Index
+from distillguard.ledger import Ledger
 from distillguard.scan.matcher import Matcher, MatchParams
 
 
 def open_attributor(
     git: Git,
     settings: Settings,
-    ledger: OutputSource,
+    ledger: Ledger,
     *,
     workers: int = 1,
     params: MatchParams | None = None,
@@ -23,7 +24,20 @@ def open_attributor(
     IndexBuilder(ledger, settings.index_dir, workers=workers).update()
     index = Index.open(settings.index_dir)
     matcher = Matcher(index, lambda vendor: True, params)
-    return Attributor(git, matcher, mark_of(index.manifest))
+    return Attributor(git, matcher, mark_of(index.manifest), _texts(ledger))
+
+
+def _texts(ledger: Ledger) -> OutputText:
+    """Outputs' texts by id, read from the ledger once each."""
+    cache: dict[str, str | None] = {}
+
+    def text(output_id: str) -> str | None:
+        if output_id not in cache:
+            found = ledger.get(output_id)
+            cache[output_id] = found.text if found is not None else None
+        return cache[output_id]
+
+    return text
 
 
 def attribute_commits(attributor: Attributor, revs: list[str]) -> list[Attribution]:
