@@ -49,6 +49,7 @@ def test_existing_hooks_keep_running_with_their_arguments_and_input(
     assert seen.count("post-commit") == 3  # first (before install), second, the amend
     assert f"post-rewrite amend\n{before} {repo.head()}" in seen
     assert repo.note() is not None  # and distillguard ran too
+    assert log_of(repo).count(f"attributed {repo.head()}") == 1  # once: post-rewrite, not both
 
 
 def test_a_failing_attribution_is_logged_and_git_goes_on(repo: GitRepo) -> None:

@@ -4,7 +4,8 @@ It always exits 0. The work (attributing the new commits) runs in a child proces
 budget (``DISTILLGUARD_HOOK_TIMEOUT`` seconds, default 30); a failure or a timeout is logged to
 ``.git/distillguard-hook.log`` with the traceback, and git carries on.
 
-- ``post-commit``: attribute HEAD (skipped while a rebase is in progress: post-rewrite follows).
+- ``post-commit``: attribute HEAD (skipped for an amend and during a rebase: post-rewrite
+  follows with the new commits).
 - ``post-rewrite`` (amend, rebase): attribute every new commit named on standard input
   (``<old-sha> <new-sha> [<extra>]`` per line).
 """
@@ -46,6 +47,13 @@ def _rebasing() -> bool:
     )
 
 
+def _amending() -> bool:
+    out = subprocess.run(
+        ["git", "reflog", "-1", "--format=%gs", "HEAD"], capture_output=True, text=True, check=False
+    )
+    return out.returncode == 0 and out.stdout.startswith("commit (amend)")
+
+
 def log(message: str) -> None:
     path = _git_dir_path(LOG)
     if path is None:
@@ -64,8 +72,8 @@ def timeout() -> float:
 
 def run_hook(hook: str, stdin: str) -> int:
     """Attribute in a child process, within the time budget; log whatever goes wrong."""
-    if hook == "post-commit" and _rebasing():
-        return 0
+    if hook == "post-commit" and (_rebasing() or _amending()):
+        return 0  # post-rewrite follows, with the new commits
     shas = targets(hook, stdin)
     if not shas:
         return 0
