@@ -91,3 +91,6 @@ def test_blame_names_vendor_model_output_and_commit_and_sees_uncommitted_lines(
     text = repo.dg("blame", "app.py")
     assert text.exit_code == 0 and "openai/gpt-x" in text.output and "uncommitted" in text.output
     assert repo.dg("blame", "web/../../outside.py").exit_code == 2
+    repo.write("new/untracked.js", JS_OUTPUT)
+    (run,) = json.loads(repo.dg("blame", "new/untracked.js", "--json").output)["runs"]
+    assert (run["start_line"], run["end_line"], run["commit"]) == (1, 15, "uncommitted")

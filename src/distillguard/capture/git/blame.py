@@ -44,6 +44,10 @@ class Blamed:
 
 def blame_lines(attributions: Attributions, path: str) -> list[BlameLine]:
     git = attributions.attributor.git
+    if not git.text("ls-files", "--", path).strip():  # not tracked yet: every line is new
+        text = (git.root / path).read_text(encoding="utf-8", errors="replace")
+        count = len(text.splitlines())
+        return [BlameLine(n, UNCOMMITTED, path, n) for n in range(1, count + 1)]
     out = git.text("blame", "--line-porcelain", "--", path)
     lines: list[BlameLine] = []
     sha, orig, final, filename = "", 0, 0, path
