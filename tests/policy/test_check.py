@@ -216,3 +216,12 @@ def test_a_broken_policy_at_base_exits_2_with_every_error(repo: GitRepo) -> None
     repo.git("checkout", "-q", "HEAD", "--", "distillguard.toml")
     checked = repo.dg("check", "--range", f"{base}..HEAD")
     assert checked.exit_code == 2 and "deny = 'anthropic'" in checked.output
+
+
+def test_internal_vendors_are_not_denied_by_a_class_rule(repo: GitRepo) -> None:
+    base = start(repo, '[vendors.metacode]\nclass = "internal"\n' + TESTS_RULE)
+    repo.record(PY_OUTPUT, "metacode", "mc-1")
+    repo.write("tests/test_merge.py", PY_OUTPUT)
+    repo.commit("tests from our own model and from claude")
+    data = json.loads(repo.dg("check", "--range", f"{base}..HEAD", "--format", "json").output)
+    assert {v["vendor"] for v in data["violations"]} == {"anthropic"}  # metacode is ours

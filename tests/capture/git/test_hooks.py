@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -50,6 +51,10 @@ def test_existing_hooks_keep_running_with_their_arguments_and_input(
     assert f"post-rewrite amend\n{before} {repo.head()}" in seen
     assert repo.note() is not None  # and distillguard ran too
     assert log_of(repo).count(f"attributed {repo.head()}") == 1  # once: post-rewrite, not both
+    hook = subprocess.run(
+        [str(hooks / "post-commit")], cwd=repo.root, capture_output=True, check=False
+    )
+    assert hook.returncode == 3  # the earlier hook's status is the hook's status
 
 
 def test_a_failing_attribution_is_logged_and_git_goes_on(repo: GitRepo) -> None:
