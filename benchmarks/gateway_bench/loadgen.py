@@ -1,0 +1,126 @@
+"""The load generator, as its own process so its CPU is measured apart from everything else.
+
+    python -m benchmarks.gateway_bench.loadgen --port 8089 --api anthropic --concurrency 50 \\
+        --duration 10 --warmup 2 [--prefix /anthropic] [--header 'x-api-key: K']
+
+Prints one JSON object: request counts, TTFB and total-time percentiles (ms) of the requests
+that started inside the measured window, requests/s, and the generator's own CPU (seconds and
+share of one core) over the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from .client import Sample, Target, closed_loop
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (nearest rank) of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 3)
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def measure(
+    target: Target, concurrency: int, duration: float, warmup: float, ids: list[str]
+) -> dict[str, Any]:
+    """Run the closed loop; ``ids`` gets the message id of every complete response (warm-up
+    included), for the ledger check."""
+    loop_start = time.perf_counter()
+    window = (loop_start + warmup, loop_start + warmup + duration)
+    samples: list[Sample] = []
+    cpu: list[float] = []
+
+    def keep_going() -> bool:
+        now = time.perf_counter()
+        if now >= window[0] and not cpu:
+            cpu.append(_cpu())
+        return now < window[1]
+
+    def on_sample(sample: Sample) -> None:
+        if sample.complete and sample.message_id:
+            ids.append(sample.message_id)
+        if window[0] <= sample.start < window[1]:
+            samples.append(sample)
+
+    await closed_loop(target, concurrency, keep_going, on_sample)
+    ended = time.perf_counter()
+    cpu_s = _cpu() - (cpu[0] if cpu else 0.0)
+    ok = [s for s in samples if s.complete]
+    errors = Counter(s.error for s in samples if not s.complete)
+    # requests/s: completions that started in the window, over the window plus the time the
+    # last of them took to finish (so slow tails are not credited as free throughput)
+    span = max(duration, (max((s.start + s.total for s in ok), default=window[1])) - window[0])
+    return {
+        "api": target.api,
+        "concurrency": concurrency,
+        "duration_s": duration,
+        "requests": len(samples),
+        "completed": len(ok),
+        "errors": dict(errors),
+        "rps": round(len(ok) / span, 1),
+        "ttfb_ms": {q: _ms(percentile([s.ttfb for s in ok], p)) for q, p in QS},
+        "total_ms": {q: _ms(percentile([s.total for s in ok], p)) for q, p in QS},
+        "loadgen_cpu_s": round(cpu_s, 3),
+        "loadgen_cpu_share": round(cpu_s / max(ended - window[0], 1e-9), 3),
+        "unique_ids": len({s.message_id for s in ok if s.message_id}),
+    }
+
+
+QS = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--api", choices=("anthropic", "chat", "responses"), default="anthropic")
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--header", action="append", default=[], help="'name: value'")
+    parser.add_argument("--model")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--ids", help="append the message id of every complete response here")
+    args = parser.parse_args(argv)
+    headers = tuple(
+        (name.strip(), value.strip()) for name, _, value in (h.partition(":") for h in args.header)
+    )
+    target = Target(args.host, args.port, args.api, args.prefix, headers, args.model)
+    try:
+        import uvloop  # the same event loop the servers run on
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover
+        runner = asyncio.run
+    ids: list[str] = []
+    result = runner(measure(target, args.concurrency, args.duration, args.warmup, ids))
+    result["all_completed"] = len(ids)
+    if args.ids:
+        with open(args.ids, "a") as fh:
+            fh.write("".join(f"{i}\n" for i in ids))
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
