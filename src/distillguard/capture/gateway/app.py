@@ -25,7 +25,7 @@ from distillguard.capture.gateway.keys import hash_secret, secret_of
 from distillguard.capture.gateway.metrics import Metrics
 from distillguard.capture.gateway.parsers import Parser, parser_for
 from distillguard.capture.gateway.refusals import Refusal
-from distillguard.capture.gateway.upstream import HttpxUpstream, Response, Upstream
+from distillguard.capture.gateway.upstream import AiohttpUpstream, Response, Upstream
 from distillguard.config import Settings
 from distillguard.config import Upstream as UpstreamConfig
 from distillguard.errors import UpstreamError
@@ -66,7 +66,7 @@ class Gateway:
             name: env.get(up.key_env) if up.key_env else None
             for name, up in settings.upstreams.items()
         }
-        self._client_factory = client_factory or (lambda _up: HttpxUpstream())
+        self._client_factory = client_factory or (lambda _up: AiohttpUpstream())
         self._timing = (refresh_s, drain_s)
 
     # --- ASGI -----------------------------------------------------------------------------
@@ -253,6 +253,8 @@ class Gateway:
                 self.metrics.tokens.labels(name, kind).inc(count)
         if new.cost_usd:
             self.metrics.cost.labels(name).inc(new.cost_usd)
+        if not log.isEnabledFor(logging.INFO):
+            return True
         log.info(
             "captured",
             extra={"output": new.idempotency_key(), "actor": new.actor, "model": new.model,

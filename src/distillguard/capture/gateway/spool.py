@@ -32,6 +32,7 @@ from distillguard.errors import ConfigError, InputError
 from distillguard.model import NewOutput
 
 SUFFIX = ".spool"
+FIELDS = tuple(f.name for f in dataclasses.fields(NewOutput))
 LOCK = ".lock"
 log = logging.getLogger("distillguard.gateway")
 Done = Callable[[BaseException | None], None]
@@ -39,7 +40,7 @@ Done = Callable[[BaseException | None], None]
 
 def encode(new: NewOutput) -> bytes:
     """One spool line for ``new``."""
-    fields = {k: v for k, v in dataclasses.asdict(new).items() if v is not None}
+    fields = {name: value for name in FIELDS if (value := getattr(new, name)) is not None}
     if "fingerprints" in fields:
         fields["fingerprints"] = bytes(fields["fingerprints"]).hex()
     body = orjson.dumps(fields)

@@ -1,9 +1,10 @@
 """The HTTP client to the vendors, behind a small interface (a fake can stand in for tests).
 
-:class:`HttpxUpstream` keeps one pooled ``httpx.AsyncClient`` per upstream and sends exactly the
-headers it is given: httpx's default headers (its User-Agent, Accept, Accept-Encoding) are
-removed, so the vendor sees what the client sent. Connection failures become
-:class:`~distillguard.errors.UpstreamError`.
+:class:`AiohttpUpstream` keeps one pooled ``aiohttp.ClientSession`` per upstream. It sends
+exactly the headers it is given (aiohttp's own User-Agent, Accept and Accept-Encoding are
+skipped) and hands back the body's bytes as they arrive, still content-encoded. aiohttp, not
+httpx: measured here, an httpx.AsyncClient spent ~4 ms of CPU per streamed request, more than
+the whole latency budget. Connection failures become :class:`~distillguard.errors.UpstreamError`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-import httpx
+import aiohttp
 
 from distillguard.errors import UpstreamError
 
 Headers = Sequence[tuple[bytes, bytes]]
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 600.0
+SKIP_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
 class Response(Protocol):
@@ -37,44 +39,50 @@ class Upstream(Protocol):
     async def close(self) -> None: ...
 
 
-class _HttpxResponse:
-    def __init__(self, response: httpx.Response) -> None:
+class _AiohttpResponse:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
-        self.status = response.status_code
-        self.headers = list(response.headers.raw)
+        self.status = response.status
+        self.headers = list(response.raw_headers)
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._response.content.iter_any():
                 yield chunk
-        except httpx.HTTPError as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise UpstreamError(f"the upstream broke off the response: {exc!r}") from exc
 
     async def close(self) -> None:
-        await self._response.aclose()
+        self._response.release()
 
 
-class HttpxUpstream:
-    """One pooled HTTP/1.1 client."""
+class AiohttpUpstream:
+    """One pooled client session; create it inside the running event loop."""
 
     def __init__(self, max_connections: int = 1000) -> None:
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+        connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=CONNECT_TIMEOUT_S, sock_read=READ_TIMEOUT_S
         )
-        timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S, pool=READ_TIMEOUT_S)
-        self._client = httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
-        for name in list(self._client.headers):
-            del self._client.headers[name]
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,
+            skip_auto_headers=SKIP_HEADERS,
+            trust_env=False,
+        )
 
     async def send(self, method: str, url: str, headers: Headers, body: bytes) -> Response:
-        request = self._client.build_request(method, url, headers=list(headers), content=body)
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
+            response = await self._session.request(
+                method, url, headers=pairs, data=body or None, allow_redirects=False
+            )
+        except TimeoutError as exc:
             raise UpstreamError(f"the upstream timed out: {exc!r}", timeout=True) from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamError(f"cannot reach the upstream: {exc!r}") from exc
-        return _HttpxResponse(response)
+        return _AiohttpResponse(response)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
