@@ -44,10 +44,15 @@ def _project_root() -> Path:
               "project: the repository's .claude/settings.json.")  # fmt: skip
 @click.option("--timeout", type=int, default=hooks.TIMEOUT, show_default=True,
               help="Seconds Claude Code gives the hook.")  # fmt: skip
-def install_claude_code(scope: str, timeout: int) -> None:
+@click.option("--edits-only", is_flag=True,
+              help="Record only the edits: the agent goes through distillguard serve, whose "
+              "record of each answer (actor, team, key, cost) is kept.")  # fmt: skip
+def install_claude_code(scope: str, timeout: int, edits_only: bool) -> None:
     """Record every file edit Claude Code makes (a PostToolUse hook on Write|Edit|...)."""
     path = hooks.claude_settings_file(scope, _project_root())
-    done = hooks.install_claude_code(path, hooks.hook_command("claude-code"), timeout)
+    done = hooks.install_claude_code(
+        path, hooks.hook_command("claude-code", edits_only=edits_only), timeout
+    )
     click.echo(f"installed the claude-code PostToolUse hook ({hooks.CLAUDE_MATCHER}): {done.path}")
 
 
@@ -57,10 +62,15 @@ def install_claude_code(scope: str, timeout: int) -> None:
               "project: the repository's .codex/hooks.json.")  # fmt: skip
 @click.option("--timeout", type=int, default=hooks.TIMEOUT, show_default=True,
               help="Seconds Codex gives the hook.")  # fmt: skip
-def install_codex(scope: str, timeout: int) -> None:
+@click.option("--edits-only", is_flag=True,
+              help="Record only the edits: the agent goes through distillguard serve, whose "
+              "record of each answer (actor, team, key, cost) is kept.")  # fmt: skip
+def install_codex(scope: str, timeout: int, edits_only: bool) -> None:
     """Record every apply_patch Codex makes (a PostToolUse hook, trusted in config.toml)."""
     hooks_file, config = hooks.codex_files(scope, _project_root())
-    done = hooks.install_codex(hooks_file, config, hooks.hook_command("codex"), timeout)
+    done = hooks.install_codex(
+        hooks_file, config, hooks.hook_command("codex", edits_only=edits_only), timeout
+    )
     click.echo(f"installed the codex PostToolUse hook ({hooks.CODEX_MATCHER}): {done.path}")
     click.echo(f"trusted it in {done.trust}")
     if scope == "project":

@@ -94,7 +94,7 @@ def test_claude_code_hook_records_each_edit(
     assert "3 answer(s): 1 new output(s), 0 new edit(s)" in result.output  # only the last one
 
 
-def test_hook_joins_the_gateways_record(
+def test_edits_only_hook_joins_the_gateways_record(
     clis: Clis, vendor_upstream: VendorUpstream, project: Path, tmp_path: Path
 ) -> None:
     turn = claude_write_edit_turn(project / "intervals.py", PY_OUTPUT, OLD, NEW)
@@ -102,17 +102,20 @@ def test_hook_joins_the_gateways_record(
     ids = (turn.write_id, turn.edit_id, turn.answer_id)
     with serving(tmp_path / "gateway", vendor_upstream.base_url) as served:
         install("claude-code", project, {"DISTILLGUARD_HOME": str(served.home)},
-                "--scope", "project")  # fmt: skip
+                "--scope", "project", "--edits-only")  # fmt: skip
         run = run_claude(clis.claude, base_url=served.endpoint("claude"), api_key=served.key,
                          prompt="Write it", cwd=project, home=tmp_path / "home")  # fmt: skip
         assert run.returncode == 0, run.describe()
         recorded = served.outputs(ids)
     with Ledger(f"sqlite:///{(served.home / 'ledger.db').resolve()}") as ledger:
-        assert ledger.count() == 3, hook_log(served.home)  # one output per answer, not two
+        assert ledger.count() == 3, hook_log(served.home)  # one output per answer: the gateway's
         edits = ledger.list_edits()
         assert ledger.verify().ok
-    assert {o.message_id for o in recorded} == set(ids)
+    assert [o.message_id for o in recorded] == list(ids)
+    assert {(o.actor, o.team) for o in recorded} == {("ana", "infra")}
+    assert all(o.cost_usd is not None and o.key_id for o in recorded)
     assert [e.output_id for e in edits] == [o.id for o in recorded[:2]]
+    assert [(e.added, e.removed) for e in edits] == [(PY_OUTPUT, None), (NEW, OLD)]
 
 
 def test_codex_hook_is_trusted_and_records_the_patch(

@@ -52,7 +52,11 @@ class Installed:
 
 
 def hook_command(
-    agent: str, python: str | None = None, env: Mapping[str, str] | None = None
+    agent: str,
+    python: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    edits_only: bool = False,
 ) -> str:
     """The shell command the agent runs: distillguard's settings baked in as defaults."""
     env = os.environ if env is None else env
@@ -61,7 +65,8 @@ def hook_command(
         for name in CARRIED_ENV
         if env.get(name)
     )
-    return f"{exports}{shlex.quote(python or sys.executable)} {MARK} {agent}"
+    extra = " --edits-only" if edits_only else ""
+    return f"{exports}{shlex.quote(python or sys.executable)} {MARK} {agent}{extra}"
 
 
 def install_claude_code(settings: Path, command: str, timeout: int = TIMEOUT) -> Installed:

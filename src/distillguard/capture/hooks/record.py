@@ -19,7 +19,8 @@ from distillguard.capture.transcripts.importer import AGENTS
 from distillguard.capture.transcripts.records import Answer, Context, Problem, as_str
 from distillguard.errors import InputError
 from distillguard.ledger import Ledger
-from distillguard.model import NewOutput
+from distillguard.ledger.chain import output_id
+from distillguard.model import NewOutput, Recorded
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,14 @@ class HookResult:
     from_transcript: bool
 
 
-def record_call(ledger: Ledger, call: HookCall, ctx: Context) -> HookResult | None:
-    """Record the answer (output and edits) behind ``call``; None when it wrote no file."""
+def record_call(
+    ledger: Ledger, call: HookCall, ctx: Context, *, edits_only: bool = False
+) -> HookResult | None:
+    """Record the answer (output and edits) behind ``call``; None when it wrote no file.
+
+    ``edits_only``: leave the output to the gateway (whose record carries the actor, team, key
+    and cost, and would be the duplicate if the hook wrote first); the edits name its id.
+    """
     if not file_writes(call.tool_name, call.tool_input, call.cwd):
         return None
     answer = find_answer(call, ctx)
@@ -71,7 +78,10 @@ def record_call(ledger: Ledger, call: HookCall, ctx: Context) -> HookResult | No
     if not answer.output.text:
         return None
     answer = answer.with_source("hook")
-    recorded = ledger.record(answer.output)
+    if edits_only:
+        recorded = Recorded(output_id(answer.output.idempotency_key()), created=False)
+    else:
+        recorded = ledger.record(answer.output)
     created = ledger.record_edits(answer.edits)
     return HookResult(recorded.id, recorded.created, sum(created), found)
 

@@ -18,10 +18,15 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from distillguard.capture.gateway.pricing import PriceTable
 
 DEFAULT_BUDGET = 5.0
 LOG = "hooks.log"
 AGENTS = ("claude-code", "codex")
+EDITS_ONLY = "--edits-only"
 
 
 def log(message: str) -> None:
@@ -45,7 +50,7 @@ def _give_up(agent: str, seconds: float) -> None:
     os._exit(0)
 
 
-def handle(agent: str, raw: bytes) -> str:
+def handle(agent: str, raw: bytes, *, edits_only: bool = False) -> str:
     """Record what the hook reports; a line for the log."""
     import orjson
 
@@ -61,9 +66,9 @@ def handle(agent: str, raw: bytes) -> str:
         return f"{agent}: the hook's input is not JSON ({exc}); nothing recorded"
     call = HookCall.parse(agent, payload)
     settings = load_settings()
-    ctx = Context(vendor=READERS[agent].vendor, tool=agent)
+    ctx = Context(vendor=READERS[agent].vendor, tool=agent, prices=_prices(settings.prices_path))
     with Ledger(settings.db_url) as ledger:
-        result = record_call(ledger, call, ctx)
+        result = record_call(ledger, call, ctx, edits_only=edits_only)
     if result is None:
         return f"{agent}: {call.tool_name} {call.call_id}: no file written; nothing recorded"
     how = "from the transcript" if result.from_transcript else "NOT in the transcript: input only"
@@ -71,6 +76,18 @@ def handle(agent: str, raw: bytes) -> str:
         f"{agent}: {call.tool_name} {call.call_id} -> {result.output_id} ({how}; output "
         f"{'new' if result.output_created else 'known'}, {result.edits_created} new edit(s))"
     )
+
+
+def _prices(path: Path | None) -> PriceTable | None:
+    """The price table, so a hook's output is priced like the gateway's (None if unreadable)."""
+    from distillguard.capture.gateway import pricing
+    from distillguard.errors import DistillguardError
+
+    try:
+        return pricing.load(path)
+    except DistillguardError as exc:
+        log(f"price table not loaded, outputs recorded without cost: {exc}")
+        return None
 
 
 def main(argv: Sequence[str]) -> int:
@@ -83,7 +100,7 @@ def main(argv: Sequence[str]) -> int:
         if agent not in AGENTS:
             log(f"unknown agent {agent!r} (expected one of {', '.join(AGENTS)})")
             return 0
-        log(handle(agent, sys.stdin.buffer.read()))
+        log(handle(agent, sys.stdin.buffer.read(), edits_only=EDITS_ONLY in argv[1:]))
     except Exception:  # a hook must never break the agent: log anything and carry on
         log(f"{agent}: hook error:\n{traceback.format_exc()}")
     finally:
