@@ -12,7 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from distillguard.capture.transcripts import claude_code
+from distillguard.capture.transcripts import claude_code, codex
 from distillguard.capture.transcripts.records import Context
 from distillguard.cli import main
 from distillguard.ledger import Ledger
@@ -163,3 +163,29 @@ def test_import_after_the_gateway_adds_no_output(
     assert [(o.message_id, o.text) for o in read] == [(o.message_id, o.text) for o in recorded]
     assert [e.output_id for e in edits] == [o.id for o in recorded[:2]]
     assert edits[0].output_id == output_id(f"msg:anthropic:{turn.write_id}")
+
+
+def test_codex_import_after_the_gateway_adds_no_output(
+    clis: Clis, vendor_upstream: VendorUpstream, tmp_path: Path
+) -> None:
+    cwd, home = tmp_path / "work", tmp_path / "home"
+    cwd.mkdir()
+    turn = codex_patch_turn(cwd, "intervals.py", PY_OUTPUT, "Added intervals.py.")
+    vendor_upstream.enqueue(*turn.items, when=turn.when)
+    with serving(tmp_path / "gateway", vendor_upstream.base_url) as served:
+        run = run_codex(clis.codex, base_url=served.endpoint("codex"), api_key=served.key,
+                        prompt="Add intervals.py", cwd=cwd, home=home)  # fmt: skip
+        assert run.returncode == 0, run.describe()
+        recorded = served.outputs(turn.message_ids)
+    assert [o.message_id for o in recorded] == list(turn.message_ids), served.process.output()
+    db = f"sqlite:///{(served.home / 'ledger.db').resolve()}"
+
+    result = dg(db, "import", "codex", str(home / ".codex" / "sessions"))
+    assert "2 answer(s): 0 new output(s), 1 new edit(s)" in result.output, result.output
+    with Ledger(db) as ledger:
+        assert [o.message_id for o in ledger.iter_outputs()] == list(turn.message_ids)
+        (edit,) = ledger.list_edits()
+    assert edit.output_id == recorded[0].id and edit.added == PY_OUTPUT
+    (transcript,) = run.transcripts
+    read = [a.output for a in codex.read(transcript, Context("openai", "codex"))]
+    assert [(o.message_id, o.text) for o in read] == [(o.message_id, o.text) for o in recorded]

@@ -1,0 +1,42 @@
+"""The hook's recording step without an agent: a call its transcript does not (yet) hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from distillguard.capture.hooks.record import HookCall, record_call
+from distillguard.capture.transcripts.records import Context
+from distillguard.ledger import Ledger
+from tests.samples import PY_OUTPUT
+
+
+def call(tmp_path: Path, tool_input: dict[str, object], name: str = "Edit") -> HookCall:
+    payload = {
+        "session_id": "s1",
+        "transcript_path": str(tmp_path / "missing.jsonl"),
+        "cwd": str(tmp_path),
+        "tool_name": name,
+        "tool_input": tool_input,
+        "tool_use_id": "toolu_9",
+    }
+    return HookCall.parse("claude-code", payload)
+
+
+def test_a_call_missing_from_the_transcript_is_recorded_from_its_input(tmp_path: Path) -> None:
+    ctx = Context("anthropic", "claude-code")
+    edit = {"file_path": "m.py", "old_string": "pass\n", "new_string": PY_OUTPUT}
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        result = record_call(ledger, call(tmp_path, edit), ctx)
+        assert result is not None and not result.from_transcript
+        assert result.output_created and result.edits_created == 1
+        output = ledger.get(result.output_id)
+        (recorded,) = ledger.list_edits(output_id=result.output_id)
+        again = record_call(ledger, call(tmp_path, edit), ctx)
+        nothing = record_call(ledger, call(tmp_path, {"command": "ls"}, "Bash"), ctx)
+    assert output is not None and output.message_id is None
+    assert (output.text, output.request, output.session) == (PY_OUTPUT, "pass\n", "s1")
+    assert output.source_id == "claude-code:s1:toolu_9"
+    assert (recorded.path, recorded.added, recorded.removed) == (
+        str(tmp_path / "m.py"), PY_OUTPUT, "pass\n")  # fmt: skip
+    assert again is not None and not again.output_created and again.edits_created == 0
+    assert nothing is None  # a tool that writes no file: nothing recorded
