@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from distillguard.capture.hooks.record import HookCall, record_call
@@ -40,3 +44,27 @@ def test_a_call_missing_from_the_transcript_is_recorded_from_its_input(tmp_path:
         str(tmp_path / "m.py"), PY_OUTPUT, "pass\n")  # fmt: skip
     assert again is not None and not again.output_created and again.edits_created == 0
     assert nothing is None  # a tool that writes no file: nothing recorded
+
+
+def test_the_hidden_hook_command_records_and_exits_0(tmp_path: Path) -> None:
+    payload = {
+        "session_id": "s2",
+        "transcript_path": str(tmp_path / "missing.jsonl"),
+        "cwd": str(tmp_path),
+        "tool_name": "Write",
+        "tool_input": {"file_path": "w.py", "content": PY_OUTPUT},
+        "tool_use_id": "toolu_7",
+    }
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    env = {**os.environ, "DISTILLGUARD_HOME": str(tmp_path), "DISTILLGUARD_DB": db}
+    for raw in (json.dumps(payload), "not json"):
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "distillguard"), "hook", "claude-code"],
+            input=raw, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    log = (tmp_path / "hooks.log").read_text()
+    assert "NOT in the transcript" in log and "is not JSON" in log
+    with Ledger(db) as ledger:
+        (edit,) = ledger.list_edits()
+    assert (edit.path, edit.added, edit.call_id) == (str(tmp_path / "w.py"), PY_OUTPUT, "toolu_7")
