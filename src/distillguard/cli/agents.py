@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,12 @@ def _project_root() -> Path:
         return Path.cwd()
 
 
+def _command(obj: Context, agent: str, edits_only: bool) -> str:
+    """The hook's command, with this ledger's home (the default one too) baked in."""
+    env = {**os.environ, "DISTILLGUARD_HOME": str(obj.settings.home)}
+    return hooks.hook_command(agent, env=env, edits_only=edits_only)
+
+
 @click.command("claude-code")
 @click.option("--scope", type=click.Choice(SCOPES), default="user", show_default=True,
               help="user: ~/.claude/settings.json ($CLAUDE_CONFIG_DIR); "
@@ -47,12 +54,11 @@ def _project_root() -> Path:
 @click.option("--edits-only", is_flag=True,
               help="Record only the edits: the agent goes through distillguard serve, whose "
               "record of each answer (actor, team, key, cost) is kept.")  # fmt: skip
-def install_claude_code(scope: str, timeout: int, edits_only: bool) -> None:
+@click.pass_obj
+def install_claude_code(obj: Context, scope: str, timeout: int, edits_only: bool) -> None:
     """Record every file edit Claude Code makes (a PostToolUse hook on Write|Edit|...)."""
     path = hooks.claude_settings_file(scope, _project_root())
-    done = hooks.install_claude_code(
-        path, hooks.hook_command("claude-code", edits_only=edits_only), timeout
-    )
+    done = hooks.install_claude_code(path, _command(obj, "claude-code", edits_only), timeout)
     click.echo(f"installed the claude-code PostToolUse hook ({hooks.CLAUDE_MATCHER}): {done.path}")
 
 
@@ -65,12 +71,11 @@ def install_claude_code(scope: str, timeout: int, edits_only: bool) -> None:
 @click.option("--edits-only", is_flag=True,
               help="Record only the edits: the agent goes through distillguard serve, whose "
               "record of each answer (actor, team, key, cost) is kept.")  # fmt: skip
-def install_codex(scope: str, timeout: int, edits_only: bool) -> None:
+@click.pass_obj
+def install_codex(obj: Context, scope: str, timeout: int, edits_only: bool) -> None:
     """Record every apply_patch Codex makes (a PostToolUse hook, trusted in config.toml)."""
     hooks_file, config = hooks.codex_files(scope, _project_root())
-    done = hooks.install_codex(
-        hooks_file, config, hooks.hook_command("codex", edits_only=edits_only), timeout
-    )
+    done = hooks.install_codex(hooks_file, config, _command(obj, "codex", edits_only), timeout)
     click.echo(f"installed the codex PostToolUse hook ({hooks.CODEX_MATCHER}): {done.path}")
     click.echo(f"trusted it in {done.trust}")
     if scope == "project":

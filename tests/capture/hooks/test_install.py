@@ -123,3 +123,18 @@ def test_cli_project_scope_goes_to_the_repository(tmp_path: Path, monkeypatch) -
     data = json.loads((tmp_path / "cc" / "settings.json").read_text())
     (handler,) = data["hooks"]["PostToolUse"][0]["hooks"]
     assert f"DISTILLGUARD_HOME:-{tmp_path / 'dg'}" in handler["command"]
+
+
+def test_cli_bakes_in_the_default_home_too(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISTILLGUARD_HOME", raising=False)
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "cc"), "CODEX_HOME": str(tmp_path / "cx")}
+    for agent in ("claude-code", "codex"):
+        result = CliRunner().invoke(main, ["install", agent, "--edits-only"], env=env)
+        assert result.exit_code == 0, result.output
+    for path in (tmp_path / "cc" / "settings.json", tmp_path / "cx" / "hooks.json"):
+        (group,) = json.loads(path.read_text())["hooks"]["PostToolUse"]
+        command = group["hooks"][0]["command"]
+        assert f"DISTILLGUARD_HOME:-{tmp_path / '.distillguard'}}}" in command
+        assert command.endswith(" --edits-only")
+    assert "trusted_hash" in (tmp_path / "cx" / "config.toml").read_text()
