@@ -139,6 +139,8 @@ def measure(
         str(args.duration),
         "--warmup",
         str(args.warmup),
+        "--stagger",
+        str(0.0 if fast else args.stagger),
         *target_args(system, api, fast, ports, key),
     ]
     if system == "distillguard":
@@ -212,6 +214,10 @@ def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             **{name: servers[name].port for name in ("distillguard", "litellm") if name in servers},
         }
         ids_file = work / "dg-ids.txt"
+        warm = argparse.Namespace(**{**vars(args), "duration": 2.0, "warmup": 0.5})
+        for system in systems:  # first calls are slow (imports, pools): not measured
+            for api in ("anthropic", "chat", "responses"):
+                measure(system, api, 8, False, warm, ports, key, servers, ids_file)
         samples = []
         for run in range(args.runs):
             for api, concurrency, is_fast in cells(args):
@@ -345,8 +351,11 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per cell")
-    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="measured s per cell")
+    parser.add_argument("--warmup", type=float, default=3.0, help="s before the window")
+    parser.add_argument(
+        "--stagger", type=float, default=1.0, help="paced runs: client starts spread over (s)"
+    )
     parser.add_argument("--delay", type=float, default=0.05, help="paced upstream: s per event")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50, 200])
     parser.add_argument("--fast-concurrency", type=int, nargs="*", default=[50, 200])
@@ -360,13 +369,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "gateway.json")
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.duration, args.warmup, args.fault_seconds = 1, 3.0, 1.0, 30.0
+        args.runs, args.duration, args.warmup, args.fault_seconds = 1, 3.0, 1.5, 30.0
     work = WORK / time.strftime("%Y%m%d-%H%M%S")
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = (
         json.loads(args.out.read_text()) if (args.fault_only and args.out.exists()) else {}
     )
     result["machine"] = machine()
+    result["git"] = git_state()
     result["machine"]["load_before"] = Path("/proc/loadavg").read_text().split()[:3]
     if not args.fault_only:
         swept = sweep(args, work)
@@ -395,6 +405,22 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps(result.get("verdict"), indent=2))
     print(json.dumps(result.get("fault", {}).get("counts"), indent=2))
+
+
+def git_state() -> dict[str, Any]:
+    """The commit measured, and whether the gateway's files differ from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    paths = ["src/distillguard/capture/gateway", "src/distillguard/cli/gateway.py"]
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "gateway_uncommitted_changes": git("status", "--porcelain", "--", *paths).split("\n")
+        if git("status", "--porcelain", "--", *paths)
+        else [],
+    }
 
 
 LITELLM_FORM = (

@@ -203,12 +203,15 @@ async def closed_loop(
     *,
     pause_after_error: float = 0.0,
     timeout: float = 30.0,
+    stagger: float = 0.0,
 ) -> None:
     """``concurrency`` clients, each sending its next request as soon as the last one ends,
-    while ``keep_going()``."""
+    while ``keep_going()``; client ``i`` starts after ``stagger * i / concurrency`` seconds."""
 
-    async def client() -> None:
+    async def client(index: int) -> None:
         conn = Connection(target, timeout)
+        if stagger:  # spread the clients' phases, as independent users' calls are
+            await asyncio.sleep(stagger * index / concurrency)
         try:
             while keep_going():
                 sample = await conn.send()
@@ -218,4 +221,4 @@ async def closed_loop(
         finally:
             conn.close()
 
-    await asyncio.gather(*(client() for _ in range(concurrency)))
+    await asyncio.gather(*(client(i) for i in range(concurrency)))

@@ -41,7 +41,12 @@ def _cpu() -> float:
 
 
 async def measure(
-    target: Target, concurrency: int, duration: float, warmup: float, ids: list[str]
+    target: Target,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    ids: list[str],
+    stagger: float = 0.0,
 ) -> dict[str, Any]:
     """Run the closed loop; ``ids`` gets the message id of every complete response (warm-up
     included), for the ledger check."""
@@ -62,7 +67,7 @@ async def measure(
         if window[0] <= sample.start < window[1]:
             samples.append(sample)
 
-    await closed_loop(target, concurrency, keep_going, on_sample)
+    await closed_loop(target, concurrency, keep_going, on_sample, stagger=stagger)
     ended = time.perf_counter()
     cpu_s = _cpu() - (cpu[0] if cpu else 0.0)
     ok = [s for s in samples if s.complete]
@@ -74,6 +79,7 @@ async def measure(
         "api": target.api,
         "concurrency": concurrency,
         "duration_s": duration,
+        "stagger_s": stagger,
         "requests": len(samples),
         "completed": len(ok),
         "errors": dict(errors),
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--stagger", type=float, default=0.0, help="spread client starts (s)")
     parser.add_argument("--ids", help="append the message id of every complete response here")
     args = parser.parse_args(argv)
     headers = tuple(
@@ -113,7 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # pragma: no cover
         runner = asyncio.run
     ids: list[str] = []
-    result = runner(measure(target, args.concurrency, args.duration, args.warmup, ids))
+    result = runner(
+        measure(target, args.concurrency, args.duration, args.warmup, ids, args.stagger)
+    )
     result["all_completed"] = len(ids)
     if args.ids:
         with open(args.ids, "a") as fh:
