@@ -68,3 +68,18 @@ def test_the_hidden_hook_command_records_and_exits_0(tmp_path: Path) -> None:
     with Ledger(db) as ledger:
         (edit,) = ledger.list_edits()
     assert (edit.path, edit.added, edit.call_id) == (str(tmp_path / "w.py"), PY_OUTPUT, "toolu_7")
+
+
+def test_the_hook_path_imports_nothing_heavy(tmp_path: Path) -> None:
+    payload = {"tool_name": "Write", "tool_use_id": "t", "cwd": str(tmp_path),
+               "tool_input": {"file_path": "a.py", "content": "x = 1\n"}}  # fmt: skip
+    env = {**os.environ, "DISTILLGUARD_HOME": str(tmp_path)}
+    env["DISTILLGUARD_DB"] = f"sqlite:///{tmp_path / 'l.db'}"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "distillguard.capture.hooks", "claude-code"],
+        input=json.dumps(payload), env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and "sqlalchemy" in done.stderr  # it did record
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines()}
+    assert imported.isdisjoint({"numba", "numpy", "pyarrow", "httpx", "uvicorn", "click", "rich"})

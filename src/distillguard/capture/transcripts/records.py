@@ -57,7 +57,6 @@ class Pending:
     created_at: datetime | None
     cwd: str | None
     request: list[str] = field(default_factory=list)
-    calls: list[tuple[str, str | None, Any]] = field(default_factory=list)
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]] | Problem]:
