@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway_bench import faults
+from gateway_bench import faults, render
 from gateway_bench.procs import (
     LITELLM_MASTER,
     PYTHON,
@@ -215,9 +216,11 @@ def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         }
         ids_file = work / "dg-ids.txt"
         warm = argparse.Namespace(**{**vars(args), "duration": 2.0, "warmup": 0.5})
+        warmed: dict[str, int] = {}
         for system in systems:  # first calls are slow (imports, pools): not measured
             for api in ("anthropic", "chat", "responses"):
-                measure(system, api, 8, False, warm, ports, key, servers, ids_file)
+                done = measure(system, api, 8, False, warm, ports, key, servers, ids_file)
+                warmed[system] = warmed.get(system, 0) + done["all_completed"]
         samples = []
         for run in range(args.runs):
             for api, concurrency, is_fast in cells(args):
@@ -237,9 +240,8 @@ def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "samples": samples,
             "ledger": ledger,
             "litellm_pg_logged": logged,
-            "litellm_completed": sum(
-                s["all_completed"] for s in samples if s["system"] == "litellm"
-            ),
+            "litellm_completed": warmed.get("litellm", 0)
+            + sum(s["all_completed"] for s in samples if s["system"] == "litellm"),
         }
     finally:
         for proc in servers.values():
@@ -367,7 +369,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-only", action="store_true")
     parser.add_argument("--no-fault", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "gateway.json")
+    parser.add_argument(
+        "--render-only", action="store_true", help="only rewrite the README block from --out"
+    )
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
+    if args.render_only:
+        render.write(HERE / "README.md", json.loads(args.out.read_text()))
+        return
     if args.quick:
         args.runs, args.duration, args.warmup, args.fault_seconds = 1, 3.0, 1.5, 30.0
     work = WORK / time.strftime("%Y%m%d-%H%M%S")
@@ -403,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     result["machine"]["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    if args.out == HERE / "results" / "gateway.json" and "rows" in result:
+        render.write(HERE / "README.md", result)
     print(json.dumps(result.get("verdict"), indent=2))
     print(json.dumps(result.get("fault", {}).get("counts"), indent=2))
 
