@@ -5,6 +5,10 @@ matcher and evidence rules as ``scan``: trivial code and license headers never c
 covered by a match's evidence spans *and* added by the commit are that output's contribution.
 Nothing depends on how the code got there (an agent, a paste by hand) or on line numbers carried
 across history, so the result is the same after an amend, a rebase or a squash.
+
+Evidence spans are the extents of the winnowed fingerprints, a sample: holes of up to
+``GAP_LINES`` added lines between covered lines are closed, and when the output's text is in the
+ledger, a run grows over adjacent added lines the output has verbatim (a copy's closing lines).
 """
 
 from __future__ import annotations
