@@ -21,6 +21,7 @@ import os
 import random
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -290,13 +291,16 @@ class Load:
 
 def plan(seconds: float, rng: random.Random) -> list[tuple[float, str]]:
     """When to kill -9 the gateway (about every 4-9 s) and when to stop / start the database
-    (down for about a quarter of the run, starting a third of the way in)."""
+    (down for about a quarter of the run, from a quarter to 40% of the way in)."""
     events: list[tuple[float, str]] = []
     t = rng.uniform(2.0, 5.0)
     while t < seconds - 3:
         events.append((t, "kill"))
         t += rng.uniform(4.0, 9.0)
     down = seconds * rng.uniform(0.25, 0.4)
+    # the first 3 s of the outage are left alone: some answers must be served from the spool
+    # by a gateway that knew its keys before the database went away
+    events = [(t, e) for t, e in events if not down - 1.0 <= t <= down + 3.0]
     events += [(down, "db_stop"), (down + max(4.0, seconds * 0.25), "db_start")]
     return sorted(events)
 
@@ -317,10 +321,11 @@ def wait_drained(gateway: Proc, timeout: float) -> int | None:
     return depth
 
 
-def private_database(seed: int) -> tuple[PrivatePostgres, str]:
-    """A started private cluster and the URL of a new database in it."""
-    base = Path(os.environ.get("TMPDIR", "/tmp"))
-    pg = PrivatePostgres(base / f"dg-fault-pg-{os.getpid()}-{seed}")
+def private_database() -> tuple[PrivatePostgres, str]:
+    """A started private cluster and the URL of a new database in it. It lives under /tmp
+    (the postgres user must reach it; $TMPDIR may be private to this user)."""
+    pg = PrivatePostgres(Path(tempfile.mkdtemp(prefix="dg-fault-pg-", dir="/tmp")))
+    pg.directory.chmod(0o755)
     try:
         pg.init()
         pg.start()
@@ -345,22 +350,15 @@ def run_fault(
     delay: float = 0.01,
     seed: int | None = None,
     log: Log = lambda _m: None,
-    shared_url: str | None = None,
+    database: tuple[PrivatePostgres | CutProxy, str] | None = None,
 ) -> dict[str, Any]:
-    """Run the fault scenario; returns the counts and what happened when. The database is a
-    private cluster, or (``shared_url`` given, or no cluster possible) a cut proxy in front of
-    ``shared_url``."""
+    """Run the fault scenario; returns the counts and what happened when. ``database`` is a
+    started database and its URL (:func:`private_database` or :func:`proxied_database`;
+    default: a private cluster); it is destroyed at the end."""
     seed = seed if seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     work.mkdir(parents=True, exist_ok=True)
-    why_not = private_pg_unavailable()
-    if why_not is not None and shared_url is None:
-        raise RuntimeError(f"no private PostgreSQL cluster ({why_not}) and no shared database")
-    pg: PrivatePostgres | CutProxy
-    if shared_url is not None:
-        pg, db_url = proxied_database(shared_url)
-    else:
-        pg, db_url = private_database(seed)
+    pg, db_url = database if database is not None else private_database()
     upstream: Proc | None = None
     gateway: Proc | None = None
     events: list[dict[str, Any]] = []
