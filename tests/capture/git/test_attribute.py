@@ -10,6 +10,10 @@ from typing import Any
 
 import jsonschema
 
+from distillguard.fingerprint import FingerprintConfig
+from distillguard.index.sets import privacy_form
+from distillguard.ledger import Ledger
+from distillguard.model import NewOutput
 from tests.gitrepo import GitRepo, around, lines_of
 from tests.samples import HOST, JS_OUTPUT, PY_OUTPUT, PY_REFORMATTED, PY_RENAMED, PY_SIBLING
 
@@ -167,3 +171,15 @@ def test_attribute_json_and_bad_revision(repo: GitRepo) -> None:
     assert att["files"][0]["contributions"][0]["ranges"] == [[1, 15]]
     bad = repo.dg("attribute", "no-such-rev")
     assert bad.exit_code == 2 and "error" in bad.output
+
+
+def test_outputs_recorded_without_text_are_attributed_too(repo: GitRepo) -> None:
+    new = NewOutput(vendor="anthropic", model="claude-private", text=PY_OUTPUT)
+    with Ledger(repo.ledger_url) as ledger:
+        ledger.record(privacy_form(new, FingerprintConfig()))
+    repo.write("lib/merge.py", HOST + "\n\n" + PY_RENAMED)
+    repo.commit("paste")
+    assert repo.dg("attribute").exit_code == 0
+    found = ranges(note(repo), "lib/merge.py")["anthropic/claude-private"]
+    text = HOST + "\n\n" + PY_RENAMED
+    assert covers(found, lines_of(text, PY_RENAMED), 0.75)
