@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
+import zstandard
 
 from distillguard.capture.gateway import pricing
+from distillguard.capture.gateway.decode import decoder_for
 from distillguard.capture.gateway.parsers import (
     Parser,
     Reply,
@@ -242,3 +245,20 @@ def test_price_table_errors() -> None:
         pricing.parse({"version": "1", "openai": {"gpt": {"input": 1, "output": 1, "x": 1}}}, "t")
     table = pricing.parse({"version": "v2", "metacode": {"*": {"input": 0, "output": 0}}}, "t")
     assert table.cost("metacode", "any-model", Tokens(input=5, output=5)) == 0.0
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd", "identity", ""])
+def test_encoded_responses_are_decoded_for_the_parser(encoding: str) -> None:
+    encode = {
+        "gzip": lambda b: zlib.compress(b, wbits=16 + zlib.MAX_WBITS),
+        "deflate": zlib.compress,
+        "zstd": zstandard.ZstdCompressor().compress,
+    }.get(encoding, lambda b: b)
+    data = encode(ANTHROPIC_STREAM)
+    decode = decoder_for(encoding)
+    assert decode is not None
+    parser = _fresh("anthropic", "/v1/messages")
+    for start in range(0, len(data), 50):
+        parser.feed(decode(data[start : start + 50]))
+    assert parser.reply().complete
+    assert decoder_for("br") is None

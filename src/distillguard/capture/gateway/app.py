@@ -43,6 +43,8 @@ HOP_BY_HOP = frozenset(
 )
 DROP_REQUEST = HOP_BY_HOP | {b"host", b"content-length", b"x-api-key", b"authorization"}
 MAX_JSON_BODY = 64 * 1024 * 1024
+#: Request bodies larger than this (an agent's long conversation) are parsed in a thread.
+OFF_LOOP_JSON = 256 * 1024
 
 
 class Gateway:
@@ -159,7 +161,8 @@ class Gateway:
         keys = self.services.access.keys
         if secret and not keys.known(hash_secret(secret)):  # created since the last refresh?
             await asyncio.to_thread(keys.fetch, hash_secret(secret))
-        granted = self._admit(secret, headers, body, upstream, path)
+        parsed = await _json_body(body)
+        granted = self._admit(secret, headers, parsed, upstream, path)
         if isinstance(granted, Refusal):
             return await self._refuse(send, upstream.api, granted, upstream.name)
         url = upstream.base_url + path
@@ -184,7 +187,7 @@ class Gateway:
         self,
         secret: str | None,
         headers: dict[bytes, bytes],
-        body: bytes,
+        parsed: dict[str, Any] | None,
         upstream: UpstreamConfig,
         path: str,
     ) -> Exchange | Refusal:
@@ -194,7 +197,6 @@ class Gateway:
         key = access.authenticate(secret, datetime.now(UTC))
         if isinstance(key, Refusal):
             return key
-        parsed = _json_body(headers, body)
         model = parsed.get("model") if parsed else None
         model = model if isinstance(model, str) else None
         refusal = access.authorize(key, upstream.vendor, model)
@@ -338,11 +340,15 @@ def _request_headers(
     return out
 
 
-def _json_body(headers: dict[bytes, bytes], body: bytes) -> dict[str, Any] | None:
+async def _json_body(body: bytes) -> dict[str, Any] | None:
+    """The request's JSON object (a large one is parsed off the event loop), or None."""
     if not body or len(body) > MAX_JSON_BODY or body.lstrip()[:1] != b"{":
         return None
     try:
-        parsed = orjson.loads(body)
+        if len(body) > OFF_LOOP_JSON:
+            parsed = await asyncio.to_thread(orjson.loads, body)
+        else:
+            parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
     return parsed if isinstance(parsed, dict) else None
