@@ -160,7 +160,7 @@ def _run_twice(
 def test_claude_code_through_the_gateway(
     clis: Clis, upstream: VendorUpstream, gateway: Served, tmp_path: Path
 ) -> None:
-    roots = (tmp_path / "direct", tmp_path / "through")
+    roots = (tmp_path / "direct", tmp_path / "served")  # as long as "direct"
     turns = (
         claude_write_turn(roots[0] / "work", "stats.py", CONTENT, "Wrote stats.py.", USAGES),
         claude_write_turn(roots[1] / "work", "stats.py", CONTENT, "Wrote stats.py.", USAGES),
@@ -192,7 +192,7 @@ def test_claude_code_through_the_gateway(
 def test_codex_through_the_gateway(
     clis: Clis, upstream: VendorUpstream, gateway: Served, tmp_path: Path
 ) -> None:
-    roots = (tmp_path / "direct", tmp_path / "through")
+    roots = (tmp_path / "direct", tmp_path / "served")  # as long as "direct"
     turns = (
         codex_patch_turn(roots[0] / "work", "stats.py", CONTENT, "Added stats.py.", USAGES),
         codex_patch_turn(roots[1] / "work", "stats.py", CONTENT, "Added stats.py.", USAGES),
