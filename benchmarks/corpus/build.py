@@ -23,7 +23,7 @@ from .model import (
     Unit,
 )
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 OUTPUT_TARGETS = {"py": 3500, "js": 2500, "prose": 2500}
 TRIVIAL_TARGETS = {"py": 200, "js": 100}

@@ -10,6 +10,8 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .extract import is_generated
+
 # Popular pure-JS packages; their dependencies come along and count as packages too.
 NPM_PACKAGES = (
     "lodash",
@@ -50,6 +52,10 @@ SKIP_DIR_PARTS = {
     "site-packages",
     "node_modules",
 }
+# API clients generated from an OpenAPI spec (Stainless, Castiron): thousands of files that are
+# one template under other names, so two of them are "the same code, renamed" without anyone
+# having copied anything. They are in the venv only as the gateway tests' dependencies.
+GENERATED_PACKAGES = {"anthropic", "openai"}
 STDLIB_SKIP = {"test", "site-packages", "ensurepip", "lib2to3", "idlelib", "turtledemo"}
 PROSE_SUFFIXES = {".md", ".rst", ".txt", ".markdown"}
 PROSE_SKIP_NAMES = {"entry_points.txt", "top_level.txt", "requires.txt", "sources.txt"}
@@ -102,7 +108,9 @@ def _readable(path: Path, max_line: int) -> bool:
         text = path.read_text(encoding="utf-8")
     except (UnicodeDecodeError, OSError):
         return False
-    return bool(text.strip()) and max(len(line) for line in text.splitlines() or [""]) <= max_line
+    if not text.strip() or is_generated(text):
+        return False
+    return max(len(line) for line in text.splitlines() or [""]) <= max_line
 
 
 def _site_dirs() -> list[Path]:
@@ -123,6 +131,7 @@ def _python_roots() -> list[tuple[str, Path]]:
             if (
                 name in seen
                 or name == "distillguard"
+                or name in GENERATED_PACKAGES
                 or not (entry.is_dir() or entry.suffix == ".py")
             ):
                 continue

@@ -91,6 +91,15 @@ def test_trivial_snippets_have_no_fingerprints() -> None:
         assert hashes(snippet) == set()
 
 
+def test_tables_and_lists_of_literals_are_no_evidence() -> None:
+    strings = "banlist = (\n" + "".join(f"    'pkg.module_{i}',\n" for i in range(30)) + ")\n"
+    pairs = "names = {\n" + "".join(f"    'k{i}': 'v{i}',\n" for i in range(30)) + "}\n"
+    names = "__all__ = [" + ", ".join(f"name_{i}" for i in range(30)) + "]\n"
+    for table in (strings, pairs, names):
+        assert hashes(table) == set(), table[:40]
+    assert hashes(FUNC)
+
+
 def test_spans_point_at_the_kgram_in_the_original_text() -> None:
     prefix = "# héllo wörld — ünïcode prefix\n"
     text = prefix + FUNC

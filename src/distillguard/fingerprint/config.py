@@ -19,7 +19,7 @@ class FingerprintConfig:
     fingerprint. ``version`` changes whenever normalization changes meaning.
     """
 
-    version: int = 3
+    version: int = 4
     code_k: int = 13
     code_w: int = 6
     text_k: int = 4

@@ -13,7 +13,9 @@ Code channel (language-agnostic, edit-tolerant):
 - keywords, well-known builtins and names after a ``.`` (attributes, methods: API surface that
   renaming locals leaves alone) keep their names; every other identifier becomes ID, tagged
   with the distance to its previous use *inside the k-gram*, so consistent renaming does not
-  matter but data flow still does.
+  matter but data flow still does;
+- a k-gram that mostly repeats a pattern of up to three tokens (a table of strings, a list of
+  names) is no evidence and never becomes a fingerprint.
 Text channel: words (letters, digits, ``_``, marks), NFKC-normalized and lowercased through a
 table of every BMP character; punctuation, symbols and whitespace are separators. Spans stay
 byte offsets into the original text, whatever the folding did to lengths.
@@ -41,6 +43,11 @@ ONE = np.uint64(1)
 NOT_IDENT = -1
 # Identifier back-references kept only up to this many tokens.
 REF_CAP = 64
+# The hash of a k-gram that is no evidence (see ``_mark_repetitive``); never emitted.
+NO_EVIDENCE = np.uint64(0xFFFFFFFFFFFFFFFE)
+# A k-gram that repeats a pattern of up to MAX_PERIOD tokens, but for at most k // 4 tokens
+# (the ``x = (`` before a table), is no evidence.
+MAX_PERIOD = 3
 # Bytes of a document that decide whether ``//`` and ``/* */`` start comments in it.
 BRACE_SAMPLE = 16384
 
@@ -419,6 +426,31 @@ def _kgram_plain(
 
 
 @nb.njit(cache=True)
+def _mark_repetitive(val: np.ndarray, m: int, k: int, hashes: np.ndarray) -> None:
+    """K-grams that mostly repeat a pattern of up to ``MAX_PERIOD`` tokens (a table of
+    strings, a list of names, ``STR : STR`` pairs, with the ``x = (`` that opens it) are no
+    evidence of anything: mark them NO_EVIDENCE.
+
+    For each period ``d``, a rolling count of the window's positions whose token differs from
+    the one ``d`` before; at most ``k // 4`` such breaks means the window is repetitive.
+    """
+    if m <= 0:
+        return
+    breaks = k // 4
+    for d in range(1, min(MAX_PERIOD, breaks) + 1):
+        differ = 0
+        for p in range(d, k):
+            differ += 1 if val[p] != val[p - d] else 0
+        if differ <= breaks:
+            hashes[0] = NO_EVIDENCE | (hashes[0] & ONE)
+        for s in range(1, m):
+            differ -= 1 if val[s - 1 + d] != val[s - 1] else 0
+            differ += 1 if val[s + k - 1] != val[s + k - 1 - d] else 0
+            if differ <= breaks:
+                hashes[s] = NO_EVIDENCE | (hashes[s] & ONE)
+
+
+@nb.njit(cache=True)
 def _winnow(hashes: np.ndarray, m: int, w: int, picks: np.ndarray) -> int:
     """Robust winnowing: the rightmost minimum of every window of ``w`` hashes, deduplicated."""
     if m == 0:
@@ -464,6 +496,8 @@ def _emit(
     """Append the picked k-grams, with byte spans relative to the document's start ``base``."""
     for q in range(count):
         p = picks[q]
+        if hashes[p] >= NO_EVIDENCE:
+            continue
         o_hash[nf] = hashes[p]
         o_doc[nf] = doc
         o_start[nf] = tstart[p] - base
@@ -505,6 +539,7 @@ def fingerprint_code(buf, starts, keywords, k, w, seed, channel, tok, out):  # t
             d + 1,
         )
         m = _kgram_hashes(val, ref, nxt, n, k, seed, channel, hashes)
+        _mark_repetitive(val, m, k, hashes)
         count = _winnow(hashes, m, w, picks)
         nf = _emit(
             d, hashes, picks, count, k, tstart, tend, o_hash, o_doc, o_start, o_end, nf, starts[d]
