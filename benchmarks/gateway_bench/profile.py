@@ -88,6 +88,22 @@ def summarize_raw(raw: Path, top: int = 25) -> dict[str, Any]:
     return {"samples": total, "self_pct": share(own), "inclusive_pct": share(inclusive)}
 
 
+def fsync_ms(directory: Path, n: int = 200) -> dict[str, float]:
+    """Latency of appending a 1 KB line and fsyncing it, as the spool does for a last event."""
+    path = directory / "fsync-probe"
+    times = []
+    with path.open("ab") as fh:
+        for _ in range(n):
+            start = time.perf_counter()
+            fh.write(b"x" * 1023 + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            times.append(time.perf_counter() - start)
+    path.unlink()
+    times.sort()
+    return {q: round(1000 * times[int(p * (n - 1))], 3) for q, p in (("p50", 0.5), ("p99", 0.99))}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -106,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     key = home.create_key()
     gateway: Proc = home.serve()
     out: dict[str, Any] = {"load_before": Path("/proc/loadavg").read_text().split()[:3]}
+    out["fsync_ms"] = fsync_ms(home.home)
     try:
         direct = subprocess.Popen(
             [
@@ -176,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     out["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
     target = REPO / "benchmarks" / "results" / "gateway-profile.json"
     target.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps({k: out[k] for k in ("per_request_ms",)}, indent=2))
+    print(json.dumps({k: out[k] for k in ("per_request_ms", "fsync_ms")}, indent=2))
     print(json.dumps(out.get("py_spy", {}).get("self_pct", [])[:15], indent=1))
 
 
