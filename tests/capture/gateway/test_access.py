@@ -88,7 +88,8 @@ def test_budgets_count_stored_and_spooled_spend() -> None:
     assert access.authorize(bob, "anthropic", "claude-opus-4-6") is None  # team at 4.0 of 10
     for i in range(6):
         access.spend.add(_spent(bob, 1.0, i))
-    assert "team ml is spent: $10.00 of $10.00" in str(access.authorize(bob, "anthropic", None))
+    message = str(access.authorize(bob, "anthropic", None))
+    assert "the monthly budget of team ml is spent: $10.00 of $10.00" in message
     access.spend.settle([_spent(bob, 1.0, i) for i in range(6)])  # written; the reload says 3
     assert access.authorize(bob, "anthropic", None) is None
 

@@ -25,6 +25,7 @@ from distillguard.model import GatewayKey, NewOutput
 log = logging.getLogger("distillguard.gateway")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MISS_TTL_S = 5.0
+ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly", "total": "total"}
 MAX_MISSES = 10_000
 NO_KEY = (
     "no distillguard key: send it as x-api-key or Authorization: Bearer "
@@ -178,7 +179,7 @@ class Access:
                 continue
             spent = self.spend.spent(by, name, team.period)
             if spent >= budget:
-                return Refusal("budget", f"the {team.period}ly budget of {what} is spent: "
+                return Refusal("budget", f"the {ADJECTIVE[team.period]} budget of {what} is spent: "
                                f"${spent:.2f} of ${budget:.2f}")  # fmt: skip
         return None
 
