@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 
 import anthropic
 import httpx
 import openai
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from distillguard.capture.gateway import pricing
 from distillguard.capture.gateway.parsers import Tokens
+from distillguard.ledger import Ledger
 from tests.capture.gateway.conftest import VENDOR_KEYS, Served
 from tests.fakes import script
 from tests.fakes.script import Reply, Text, Thinking, ToolCall, Usage
@@ -326,3 +330,39 @@ def test_outputs_of_a_restarted_gateway_reach_the_ledger(
         _ask(_anthropic(served), f"q{i}")
     outs = served.outputs(3)
     assert sorted(o.text or "" for o in outs) == ["answer 0", "answer 1", "answer 2"]
+
+
+@pytest.mark.postgres
+def test_database_down_while_serving_then_back(
+    make_gateway: Callable[..., Served],
+    vendor_upstream: VendorUpstream,
+    pg_url: str,
+    pg_admin: Engine,
+) -> None:
+    served = make_gateway(vendor_upstream.base_url, db_url=pg_url)
+    client = _anthropic(served)
+    _ask(client, "before")
+    served.outputs(1)
+    name = make_url(pg_url).database
+    with pg_admin.connect() as conn:  # the database goes away: no new connections, old ones cut
+        conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+    try:
+        answers = [_ask(client, f"during {i}").id for i in range(5)]  # still served
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            health = httpx.get(served.url + "/healthz").json()
+            if health["ledger_error"] and health["spooled"] == 5:
+                break
+            time.sleep(0.1)
+        assert health["spooled"] == 5 and "cannot" in health["ledger_error"]
+    finally:
+        with pg_admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+    outs = served.outputs(6, timeout=40)  # the writer retries with backoff (at most 30 s)
+    assert {o.message_id for o in outs} >= set(answers)
+    with Ledger(pg_url) as ledger:
+        assert ledger.verify().ok
