@@ -310,7 +310,7 @@ def _teams(data: Mapping[str, Any]) -> dict[str, Team]:
     errors: list[str] = []
     for name, spec in _table(data, "teams").items():
         problems = _team_errors(spec)
-        errors.extend(f"[teams.{name}] {problem}" for problem in problems)
+        errors.extend(f"teams.{name}: {problem}" for problem in problems)
         if not problems:
             teams[name] = Team(
                 name=name,
@@ -357,8 +357,10 @@ def _prices_path(data: Mapping[str, Any], config_path: Path | None) -> Path | No
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise ConfigError("[gateway] prices must be the path of a price table (TOML)")
+        raise ConfigError("gateway.prices must be the path of a price table (TOML)")
     path = Path(value)
     if not path.is_absolute() and config_path is not None:
         path = config_path.parent / path
+    if not path.is_file():
+        raise ConfigError(f"gateway.prices: no price table at {path}")
     return path

@@ -151,6 +151,9 @@ def test_teams_config_is_validated_with_every_error(tmp_path: Path) -> None:
         '[teams.ml]\nvendors = ["anthropic"]\nmodels = ["claude-*"]\nbudget_usd = 50\n'
         'key_budget_usd = 5\nperiod = "week"\n[gateway]\nprices = "my-prices.toml"\n'
     )
+    with pytest.raises(ConfigError, match="no price table at"):
+        load_settings(path, env={})
+    (tmp_path / "my-prices.toml").write_text('version = "mine"\n')
     settings = load_settings(path, env={})
     assert settings.teams["ml"] == Team("ml", ("anthropic",), ("claude-*",), 50.0, 5.0, "week")
     assert settings.prices_path == tmp_path / "my-prices.toml"
@@ -162,9 +165,9 @@ def test_teams_config_is_validated_with_every_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     message = str(info.value)
-    for expected in ("[teams.ml] vendors must be a list of strings",
-                     "[teams.ml] budget_usd = -1: must be a non-negative number",
-                     "[teams.ml] period = 'year': must be one of day, week, month, total",
-                     "[teams.ml] unknown key 'budgets'",
-                     "[teams.web] key_budget_usd = True"):  # fmt: skip
+    for expected in ("teams.ml: vendors must be a list of strings",
+                     "teams.ml: budget_usd = -1: must be a non-negative number",
+                     "teams.ml: period = 'year': must be one of day, week, month, total",
+                     "teams.ml: unknown key 'budgets'",
+                     "teams.web: key_budget_usd = True"):  # fmt: skip
         assert expected in message
