@@ -123,13 +123,14 @@ def test_anthropic_plain_and_edit_quotes_go_to_the_request(
     assert out.tool == "sdk" and out.message_id == message.id
 
 
+@pytest.mark.parametrize("stream", [True, False])
 def test_clients_get_exactly_the_upstream_bytes(
-    gateway: Served, vendor_upstream: VendorUpstream
+    gateway: Served, vendor_upstream: VendorUpstream, stream: bool
 ) -> None:
     body = {
         "model": "claude-sonnet-4-6",
         "max_tokens": 10,
-        "stream": True,
+        "stream": stream,
         "messages": [{"role": "user", "content": "hi"}],
     }
     reply = script.thinking("hmm", "Hello there, " * 50, id="msg_fixed")
@@ -147,6 +148,8 @@ def test_clients_get_exactly_the_upstream_bytes(
     assert [(k, v) for k, v in got["gateway"].headers.items() if k not in skip] == [
         (k, v) for k, v in got["direct"].headers.items() if k not in skip
     ]
+    (out,) = gateway.outputs(1)
+    assert out.message_id == "msg_fixed" and out.text == "hmm\n\n" + "Hello there, " * 50
 
 
 def test_openai_chat_stream_with_usage_and_tool_call(
