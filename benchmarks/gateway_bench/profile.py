@@ -65,16 +65,28 @@ def loadgen(
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
 
 
+IDLE = (
+    "Condition.wait",  # threads parked (refresher, drain between rounds)
+    "Runner.run (",  # the event loop waiting in epoll
+    "Spool._run (",  # the spool writer waiting for records
+    "_worker (",  # idle to_thread workers
+)
+
+
 def summarize_raw(raw: Path, top: int = 25) -> dict[str, Any]:
-    """py-spy ``--format raw`` folded stacks -> the busiest functions (self and inclusive)."""
+    """py-spy ``--format raw`` folded stacks -> the busiest functions (self and inclusive),
+    as shares of the busy samples (a leaf in :data:`IDLE` is a thread waiting)."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
-    total = 0
+    total = idle = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
             continue
         n = int(count)
+        if any(stack.rsplit(";", 1)[-1].startswith(mark) for mark in IDLE):
+            idle += n
+            continue
         total += n
         frames = [
             f.split(" (")[0] + " (" + f.rsplit("/", 1)[-1] if "(" in f else f
@@ -85,7 +97,12 @@ def summarize_raw(raw: Path, top: int = 25) -> dict[str, Any]:
         if frames:
             own[frames[-1]] += n
     share = lambda c: [(name, round(100 * n / total, 1)) for name, n in c.most_common(top)]  # noqa: E731
-    return {"samples": total, "self_pct": share(own), "inclusive_pct": share(inclusive)}
+    return {
+        "busy_samples": total,
+        "idle_samples": idle,
+        "self_pct": share(own),
+        "inclusive_pct": share(inclusive),
+    }
 
 
 def fsync_ms(directory: Path, n: int = 200) -> dict[str, float]:
