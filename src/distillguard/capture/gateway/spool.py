@@ -32,6 +32,7 @@ from distillguard.errors import ConfigError, InputError
 from distillguard.model import NewOutput
 
 SUFFIX = ".spool"
+BAD_SUFFIX = ".bad"
 FIELDS = tuple(f.name for f in dataclasses.fields(NewOutput))
 LOCK = ".lock"
 log = logging.getLogger("distillguard.gateway")
@@ -187,8 +188,12 @@ class Spool:
             return sorted(self.directory.glob(f"*{SUFFIX}"))
 
     def remove(self, segment: Segment) -> None:
-        """Delete a segment whose records are in the ledger."""
-        segment.path.unlink(missing_ok=True)
+        """Delete a segment whose records are in the ledger; one with torn or corrupt lines
+        is kept aside as ``*.bad`` for a person to look at (nothing is deleted unread)."""
+        if segment.bad:
+            segment.path.rename(segment.path.with_suffix(BAD_SUFFIX))
+        else:
+            segment.path.unlink(missing_ok=True)
         _fsync_dir(self.directory)
         with self._lock:
             self.depth -= len(segment.records) + segment.bad
