@@ -285,3 +285,12 @@ def test_fingerprints_only_keeps_no_text_and_still_finds_it(run, tmp_path: Path)
     run("scan", "data", "--out", "out")
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [f["matches"][0]["output_id"] for f in report["findings"]] == [out_id]
+
+
+def test_config_errors_keep_their_brackets(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rules]]\nid = 3\n\n[vendors.metacode]\nclass = "inside"\n')
+    result = run("--config", str(bad), "config", "validate")
+    assert result.exit_code == 2
+    assert "[[rules]] #1" in result.output
+    assert "[vendors.metacode]" in result.output

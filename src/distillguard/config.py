@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -115,17 +116,25 @@ def load_settings(
     home = Path(env.get("DISTILLGUARD_HOME", ".distillguard"))
     path = find_config(config, env)
     data = read_config(path) if path else {}
-    return Settings(
-        home=home,
-        db_url=env.get("DISTILLGUARD_DB") or default_db_url(home),
-        config_path=path,
-        vendor_classes=_vendor_classes(data),
-        upstreams=_upstreams(data),
-        rules=_rules(data),
-        fingerprints_only=_fingerprints_only(data),
-        teams=_teams(data),
-        prices_path=_prices_path(data, path),
-    )
+    sections: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+        "vendor_classes": _vendor_classes,
+        "upstreams": _upstreams,
+        "rules": _rules,
+        "fingerprints_only": _fingerprints_only,
+        "teams": _teams,
+        "prices_path": partial(_prices_path, config_path=path),
+    }
+    parsed: dict[str, Any] = {}
+    errors: list[str] = []
+    for name, parse in sections.items():  # every section, so that every error is told at once
+        try:
+            parsed[name] = parse(data)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError("\n".join(errors))
+    db_url = env.get("DISTILLGUARD_DB") or default_db_url(home)
+    return Settings(home=home, db_url=db_url, config_path=path, **parsed)
 
 
 def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -68,5 +69,5 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except DistillguardError as exc:
-            err_console().print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            err_console().print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             sys.exit(2)
