@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -127,6 +128,41 @@ def test_key_cache_keeps_serving_when_the_ledger_is_down() -> None:
     up[0] = False
     assert not cache.refresh()
     assert cache.get(hash_secret(secret)) == key
+
+
+def test_a_gateway_started_while_the_ledger_is_down_serves_the_saved_keys(
+    tmp_path: Path,
+) -> None:
+    key, secret = new_key("ada", "ml", "boss", date(2030, 1, 1), now=NOW)
+    revoked, _ = new_key("bob", "ml", "boss", None, now=NOW)
+    revoked = replace(revoked, revoked_at=NOW)
+    snapshot = tmp_path / "home" / "keys.json"
+    assert KeyCache(lambda: [key, revoked], snapshot=snapshot).refresh()
+    assert snapshot.stat().st_mode & 0o777 == 0o600
+    assert secret not in snapshot.read_text()  # hashes and grants only
+
+    def down() -> list[GatewayKey]:
+        raise LedgerError("cannot connect to the ledger")
+
+    restarted = KeyCache(down, snapshot=snapshot)
+    assert not restarted.refresh()
+    assert restarted.get(hash_secret(secret)) == key
+    assert restarted.get(revoked.key_hash) == revoked  # still revoked: the grant came along
+    assert KeyCache(down, snapshot=tmp_path / "none.json").refresh() is False  # nothing saved
+
+
+def test_a_failed_lookup_is_not_retried_at_once() -> None:
+    calls: list[str] = []
+
+    def find(key_hash: str) -> GatewayKey | None:
+        calls.append(key_hash)
+        raise LedgerError("cannot connect to the ledger")
+
+    cache = KeyCache(list, find)
+    cache.fetch("sha256:someone")
+    cache.fetch("sha256:someone")
+    assert calls == ["sha256:someone"]
+    assert not cache.known("sha256:someone")
 
 
 def test_key_cache_fetches_new_keys_and_remembers_misses() -> None:

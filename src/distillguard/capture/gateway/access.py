@@ -9,12 +9,18 @@ Spend is what the ledger holds for the period plus what is spooled but not yet w
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
 
 from distillguard.capture.gateway.keys import hash_secret
 from distillguard.capture.gateway.refusals import Refusal
@@ -35,16 +41,24 @@ NO_KEY = (
 
 class KeyCache:
     """Gateway keys by hash: ``load`` reads them all (``Ledger.list_keys``), ``find`` one
-    (``Ledger.find_key``) when a key created since the last refresh comes in. Misses are
-    remembered for :data:`MISS_TTL_S` so forged keys do not reach the database each time."""
+    (``Ledger.find_key``) when a key created since the last refresh comes in. Misses (and
+    failed lookups) are remembered for :data:`MISS_TTL_S` so forged keys, or a database that
+    is down, do not cost a lookup each time.
+
+    With a ``snapshot`` path, every successful refresh is saved there (key hashes and grants,
+    never secrets), and a gateway that starts while the database is down serves the keys it
+    knew, instead of refusing everyone until the database is back.
+    """
 
     def __init__(
         self,
         load: Callable[[], list[GatewayKey]],
         find: Callable[[str], GatewayKey | None] | None = None,
+        snapshot: Path | None = None,
     ) -> None:
         self._load = load
         self._find = find
+        self._snapshot = snapshot
         self._keys: dict[str, GatewayKey] = {}
         self._misses: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -61,7 +75,7 @@ class KeyCache:
             key = self._find(key_hash)
         except DistillguardError as exc:
             log.warning("cannot look up a gateway key: %s", exc)
-            return
+            key = None
         with self._lock:
             if key is None:
                 if len(self._misses) > MAX_MISSES:
@@ -75,13 +89,51 @@ class KeyCache:
             keys = {key.key_hash: key for key in self._load()}
         except DistillguardError as exc:
             log.warning("cannot refresh gateway keys (serving the cached ones): %s", exc)
+            if not self._keys and self._snapshot is not None:
+                self._restore(self._snapshot)
             return False
         with self._lock:
             self._keys = keys
+        if self._snapshot is not None:
+            _save_keys(self._snapshot, keys.values())
         return True
+
+    def _restore(self, path: Path) -> None:
+        try:
+            rows = orjson.loads(path.read_bytes())
+            keys = {row["key_hash"]: _key_of(row) for row in rows}
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("cannot read the saved gateway keys %s: %s", path, exc)
+            return
+        with self._lock:
+            self._keys = keys
+        log.warning("serving %d gateway keys saved at the last refresh", len(keys))
 
     def get(self, key_hash: str) -> GatewayKey | None:
         return self._keys.get(key_hash)
+
+
+def _save_keys(path: Path, keys: Iterable[GatewayKey]) -> None:
+    """Write the keys atomically, readable by the owner only (hashes and grants, no secrets)."""
+    rows = [dataclasses.asdict(key) for key in keys]
+    temp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(rows))
+        os.replace(temp, path)
+    except OSError as exc:
+        log.warning("cannot save the gateway keys to %s: %s", path, exc)
+
+
+def _key_of(row: dict[str, Any]) -> GatewayKey:
+    for name in ("created_at", "expires_at", "revoked_at"):
+        if row.get(name) is not None:
+            row[name] = datetime.fromisoformat(row[name])
+    return GatewayKey(**row)
 
 
 def period_start(period: str, now: datetime) -> datetime:

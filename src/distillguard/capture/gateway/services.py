@@ -99,7 +99,11 @@ def start(
 ) -> Services:
     """Open the spool, load keys and spend, start the drain (it replays any old spool)."""
     handle = LedgerHandle(settings.db_url)
-    keys = KeyCache(lambda: handle.get().list_keys(), lambda h: handle.get().find_key(h))
+    keys = KeyCache(
+        lambda: handle.get().list_keys(),
+        lambda h: handle.get().find_key(h),
+        snapshot=settings.home / "keys.json",
+    )
     access = Access(keys, settings.teams, Spend(settings.teams))
     spool = Spool(settings.home / "spool")
     sink = _sink(handle, access.spend, metrics, settings.fingerprints_only)
