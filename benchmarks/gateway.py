@@ -7,7 +7,8 @@
 One fake vendor upstream (tests/fakes/vendors.py) paced at ``--delay`` seconds before each SSE
 event, and a second one unpaced (delay 0) for the throughput check. The same load generator
 (benchmarks/gateway_bench/loadgen.py, its own process) drives each system at each concurrency,
-runs interleaved (direct, distillguard, litellm, then again) so drifting load hits all alike.
+runs interleaved (direct, distillguard, litellm, then again) so drifting load hits all alike,
+the proxy not being measured frozen (SIGSTOP) so its idle work does not count against the other.
 Added latency = the system's TTFB / total-time percentile minus the direct one, in the same run;
 the figures are medians over ``--runs``. LiteLLM runs from its own venv under benchmarks/.work
 (see ensure_litellm) with a PostgreSQL logging callback (gateway_bench/litellm_pg_logger.py:
@@ -218,6 +219,7 @@ def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         warm = argparse.Namespace(**{**vars(args), "duration": 2.0, "warmup": 0.5})
         warmed: dict[str, int] = {}
         for system in systems:  # first calls are slow (imports, pools): not measured
+            _alone(servers, system)
             for api in ("anthropic", "chat", "responses"):
                 done = measure(system, api, 8, False, warm, ports, key, servers, ids_file)
                 warmed[system] = warmed.get(system, 0) + done["all_completed"]
@@ -225,12 +227,14 @@ def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for run in range(args.runs):
             for api, concurrency, is_fast in cells(args):
                 for system in systems:
+                    _alone(servers, system)
                     result = measure(
                         system, api, concurrency, is_fast, args, ports, key, servers, ids_file
                     )
                     result["run"] = run
                     samples.append(result)
                     print(_line(result), flush=True)
+        _alone(servers, "all")
         ledger = check_ledger(home, servers.pop("distillguard"), ids_file)
         logged = None
         if "litellm" in servers:
@@ -246,6 +250,17 @@ def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     finally:
         for proc in servers.values():
             proc.stop()
+
+
+def _alone(servers: dict[str, Proc], system: str) -> None:
+    """Only ``system``'s proxy runs ("all": both, "direct": neither); the other is frozen, so
+    its idle work (LiteLLM's is not nothing) does not land in the measured system's figures."""
+    for name in ("distillguard", "litellm"):
+        if name in servers:
+            if system in (name, "all"):
+                servers[name].resume()
+            else:
+                servers[name].pause()
 
 
 def check_ledger(home: DgHome, gateway: Proc, ids_file: Path) -> dict[str, Any]:

@@ -101,6 +101,14 @@ class Proc:
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid)
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP to its process group), so an idle proxy's background work
+        does not take the 2 cores from the system being measured."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def kill9(self) -> None:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
@@ -111,6 +119,7 @@ class Proc:
         if self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
+        os.killpg(self.process.pid, signal.SIGCONT)  # a paused server must wake to exit
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
