@@ -13,8 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillguard.capture.gateway.parsers.base import Reply, Tokens, as_dict, as_int, as_list, loads
-from distillguard.capture.gateway.parsers.sse import EventSplitter
+from distillguard.capture.gateway.parsers.base import (
+    EventStream,
+    Reply,
+    Tokens,
+    as_dict,
+    as_int,
+    as_list,
+    loads,
+)
 
 FINAL_EVENT = "message_stop"
 
@@ -27,21 +34,13 @@ class _Block:
     start_input: Any = None
 
 
-class Stream:
+class Stream(EventStream):
     def __init__(self) -> None:
-        self._events = EventSplitter()
+        super().__init__()
         self._blocks: dict[int, _Block] = {}
-        self._reply = Reply()
-
-    def feed(self, chunk: bytes) -> bool:
-        final = False
-        for name, data in self._events.feed(chunk):
-            final = self._event(name, data) or final
-        return final
 
     def reply(self) -> Reply:
-        for name, data in self._events.flush():
-            self._event(name, data)
+        self._flush()
         reply = self._reply
         reply.parts, reply.quoted, reply.tool_calls = [], [], []
         for index in sorted(self._blocks):

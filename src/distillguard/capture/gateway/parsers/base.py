@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import orjson
 
 from distillguard.capture.gateway import tools
+from distillguard.capture.gateway.parsers.sse import EventSplitter
 
 
 @dataclass
@@ -107,3 +108,26 @@ class JsonBody:
         self._build(reply, body)
         reply.complete = True
         return reply
+
+
+class EventStream:
+    """An SSE answer read as it passes: subclasses take one event at a time in ``_event``
+    (True for the final event) and build ``self._reply``."""
+
+    def __init__(self) -> None:
+        self._events = EventSplitter()
+        self._reply = Reply()
+
+    def feed(self, chunk: bytes) -> bool:
+        final = False
+        for name, data in self._events.feed(chunk):
+            final = self._event(name, data) or final
+        return final
+
+    def _flush(self) -> None:
+        """Read what is left of a stream that ended without a last blank line."""
+        for name, data in self._events.flush():
+            self._event(name, data)
+
+    def _event(self, name: str, data: str) -> bool:
+        raise NotImplementedError

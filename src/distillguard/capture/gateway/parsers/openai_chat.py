@@ -12,8 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillguard.capture.gateway.parsers.base import Reply, Tokens, as_dict, as_int, as_list, loads
-from distillguard.capture.gateway.parsers.sse import EventSplitter
+from distillguard.capture.gateway.parsers.base import (
+    EventStream,
+    Reply,
+    Tokens,
+    as_dict,
+    as_int,
+    as_list,
+    loads,
+)
 
 DONE = "[DONE]"
 REASONING_KEYS = ("reasoning_content", "reasoning")
@@ -32,21 +39,13 @@ class _Choice:
     calls: dict[int, _Call] = field(default_factory=dict)
 
 
-class Stream:
+class Stream(EventStream):
     def __init__(self) -> None:
-        self._events = EventSplitter()
+        super().__init__()
         self._choices: dict[int, _Choice] = {}
-        self._reply = Reply()
-
-    def feed(self, chunk: bytes) -> bool:
-        final = False
-        for _name, data in self._events.feed(chunk):
-            final = self._event(data) or final
-        return final
 
     def reply(self) -> Reply:
-        for _name, data in self._events.flush():
-            self._event(data)
+        self._flush()
         reply = self._reply
         reply.parts, reply.quoted, reply.tool_calls = [], [], []
         for index in sorted(self._choices):
@@ -57,7 +56,7 @@ class Stream:
                 reply.add_tool(call.name, "".join(call.arguments) or "{}")
         return reply
 
-    def _event(self, data: str) -> bool:
+    def _event(self, name: str, data: str) -> bool:
         if data.strip() == DONE:
             self._reply.complete = True
             return True

@@ -14,8 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from distillguard.capture.gateway.parsers.base import Reply, Tokens, as_dict, as_int, as_list, loads
-from distillguard.capture.gateway.parsers.sse import EventSplitter
+from distillguard.capture.gateway.parsers.base import (
+    EventStream,
+    Reply,
+    Tokens,
+    as_dict,
+    as_int,
+    as_list,
+    loads,
+)
 
 FINAL = {"response.completed": True, "response.incomplete": True, "response.failed": False}
 DELTAS = (
@@ -26,23 +33,15 @@ DELTAS = (
 ASSISTANT_ITEMS = ("function_call", "custom_tool_call", "reasoning", "local_shell_call")
 
 
-class Stream:
+class Stream(EventStream):
     def __init__(self) -> None:
-        self._events = EventSplitter()
+        super().__init__()
         self._items: dict[int, dict[str, Any]] = {}
         self._deltas: dict[int, list[str]] = {}
         self._final: list[Any] = []
-        self._reply = Reply()
-
-    def feed(self, chunk: bytes) -> bool:
-        final = False
-        for _name, data in self._events.feed(chunk):
-            final = self._event(data) or final
-        return final
 
     def reply(self) -> Reply:
-        for _name, data in self._events.flush():
-            self._event(data)
+        self._flush()
         reply = self._reply
         reply.parts, reply.quoted, reply.tool_calls = [], [], []
         if self._final:
@@ -56,7 +55,7 @@ class Stream:
                 reply.add_text("".join(self._deltas[index]))
         return reply
 
-    def _event(self, data: str) -> bool:
+    def _event(self, name: str, data: str) -> bool:
         event = loads(data)
         if not isinstance(event, dict):
             self._reply.malformed += 1
