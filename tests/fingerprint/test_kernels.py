@@ -242,3 +242,40 @@ def test_attribute_and_method_names_count() -> None:
     config = FingerprintConfig(code_k=5)
     assert hashes(a, config=config) == hashes(renamed, config=config)
     assert hashes(a, config=config) != hashes(b, config=config)
+
+
+PARSER = """def make_parser():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--annotate', action='store_true', help='Annotate the source')
+    parser.add_argument('--dump-ir', action='store_true', help='Print the generated IR')
+    parser.add_argument('--sys-json', nargs=1, help='Save the system info as JSON')
+    return parser
+"""
+
+SIBLING = """def make_parser():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--verbose', action='store_true', help='Say more while running')
+    parser.add_argument('--quiet', action='store_true', help='Say nothing at all')
+    parser.add_argument('--out-dir', nargs=1, help='Where the results are written')
+    return parser
+"""
+
+
+def test_string_contents_count_but_quoting_does_not() -> None:
+    # Two functions stamped from one template with other strings are not copies of each other.
+    assert len(hashes(PARSER) & hashes(SIBLING)) <= len(hashes(PARSER)) // 4
+    requoted = PARSER.replace("'", '"')
+    assert hashes(requoted) == hashes(PARSER)
+
+
+def test_docstrings_stay_one_token() -> None:
+    redocumented = FUNC.replace("Sum the prices, with tax.", "Add up what the items cost.")
+    assert hashes(redocumented) == hashes(FUNC)
+
+
+def test_fingerprints_before_version_5_read_every_string_as_one_token() -> None:
+    # An index keeps the settings it was built with: an older one keeps its meaning.
+    old = FingerprintConfig(version=4)
+    assert not old.literal_strings and FingerprintConfig().literal_strings
+    assert hashes(PARSER, config=old) == hashes(SIBLING, config=old)
+    assert hashes(PARSER) != hashes(PARSER, config=old)

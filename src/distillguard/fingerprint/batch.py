@@ -129,6 +129,7 @@ class Fingerprinter:
                 cfg.code_w,
                 self._seed,
                 np.uint64(CODE),
+                cfg.literal_strings,
                 self._scratch.tokens(_longest(batch.starts)),
                 out,
             )

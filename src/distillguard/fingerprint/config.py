@@ -16,10 +16,11 @@ class FingerprintConfig:
 
     ``code_k`` / ``text_k``: tokens (code) or words (prose) per k-gram; ``*_w``: winnowing window
     (in k-grams). Any shared run of ``k + w - 1`` normalized tokens is guaranteed to share a
-    fingerprint. ``version`` changes whenever normalization changes meaning.
+    fingerprint. ``version`` changes whenever normalization changes meaning; an index keeps the
+    settings it was built with, so an older index is still read with its own meaning.
     """
 
-    version: int = 4
+    version: int = 5
     code_k: int = 13
     code_w: int = 6
     text_k: int = 4
@@ -31,6 +32,11 @@ class FingerprintConfig:
             value = getattr(self, name)
             if not 1 <= value <= 64:
                 raise ValueError(f"FingerprintConfig.{name} must be in 1..64, got {value}")
+
+    @property
+    def literal_strings(self) -> bool:
+        """One-line string literals are tokens of their contents (since version 5)."""
+        return self.version >= 5
 
     @property
     def id(self) -> str:

@@ -8,8 +8,12 @@ Each kernel returns parallel arrays: ``hash`` (uint64), ``doc`` (int64), and the
 Code channel (language-agnostic, edit-tolerant):
 - whitespace, comments (``#``, and in brace languages ``//`` and ``/* */``), ``,`` ``;`` ``\\``
   are dropped, so reformatting and changed comments do not matter;
-- every string literal (any quoting, triple quotes, template strings) is one STR token, so
-  changed docstrings and quoting do not matter;
+- a one-line string literal is one token made of its contents (``'a'`` and ``"a"`` are the same
+  token), so quoting does not matter but the text of messages, keys and names does: two
+  functions stamped from one template with other strings share few k-grams; triple-quoted
+  strings (docstrings) and template strings are one STR token whatever they hold, so changed
+  docstrings do not matter (``literal_strings`` off, fingerprint versions < 5: every string is
+  STR);
 - keywords, well-known builtins and names after a ``.`` (attributes, methods: API surface that
   renaming locals leaves alone) keep their names; every other identifier becomes ID, tagged
   with the distance to its previous use *inside the k-gram*, so consistent renaming does not
@@ -37,6 +41,9 @@ ID_NEW = np.uint64(0x1D0001)
 ID_REF = np.uint64(0x1D1000)
 STR_TOKEN = np.uint64(0x57A1)
 NUM_SALT = np.uint64(0x4E554D0000000000)
+# A one-line string's token: the salt in the top 24 bits, a hash of its contents below.
+STR_SALT = np.uint64(0x5354520000000000)
+STR_BITS = np.uint64(40)
 PUNCT_BASE = np.uint64(0x9000)
 DOT_TOKEN = PUNCT_BASE + np.uint64(46)
 ONE = np.uint64(1)
@@ -155,6 +162,22 @@ def _string_end(buf: np.ndarray, i: int, e: int) -> int:
     return -1
 
 
+@nb.njit(cache=True, inline="always")
+def _one_line_string(buf: np.ndarray, i: int, j: int) -> bool:
+    """Whether the literal ``buf[i:j]`` is quoted with one ``'`` or ``"`` (not a triple-quoted
+    docstring, not a template string)."""
+    q = buf[i]
+    if q == 96:
+        return False
+    return not (j - i >= 6 and buf[i + 1] == q and buf[i + 2] == q)
+
+
+@nb.njit(cache=True, inline="always")
+def _shape(v: np.uint64) -> np.uint64:
+    """A token as the repetition check sees it: every string literal is alike."""
+    return STR_TOKEN if (v >> STR_BITS) == (STR_SALT >> STR_BITS) else v
+
+
 @nb.njit(cache=True)
 def _is_string_prefix(buf: np.ndarray, s: int, e: int) -> bool:
     if e - s > 2:
@@ -181,6 +204,7 @@ def _code_tokens(
     seen_pos: np.ndarray,
     seen_gen: np.ndarray,
     gen: int,
+    literal_strings: bool,
 ) -> int:
     """Tokenize one document into ``val/ref/tstart/tend`` from index 0; returns the count.
 
@@ -254,6 +278,9 @@ def _code_tokens(
             j = _string_end(buf, i, e)
             if j > 0:
                 val[n] = STR_TOKEN
+                if literal_strings and _one_line_string(buf, i, j):
+                    contents = _fnv(buf, i + 1, j - 1, False)
+                    val[n] = STR_SALT | (contents >> (np.uint64(64) - STR_BITS))
                 ref[n] = NOT_IDENT
                 nxt[n] = -1
                 tstart[n] = i
@@ -432,10 +459,15 @@ def _mark_repetitive(val: np.ndarray, m: int, k: int, hashes: np.ndarray) -> Non
     evidence of anything: mark them NO_EVIDENCE.
 
     For each period ``d``, a rolling count of the window's positions whose token differs from
-    the one ``d`` before; at most ``k // 4`` such breaks means the window is repetitive.
+    the one ``d`` before; at most ``k // 4`` such breaks means the window is repetitive. String
+    literals count as alike whatever they hold (a table of strings is a table).
     """
     if m <= 0:
         return
+    shape = np.empty(m + k - 1, np.uint64)
+    for t in range(m + k - 1):
+        shape[t] = _shape(val[t])
+    val = shape
     breaks = k // 4
     for d in range(1, min(MAX_PERIOD, breaks) + 1):
         differ = 0
@@ -507,10 +539,11 @@ def _emit(
 
 
 @nb.njit(cache=True)
-def fingerprint_code(buf, starts, keywords, k, w, seed, channel, tok, out):  # type: ignore[no-untyped-def]
+def fingerprint_code(buf, starts, keywords, k, w, seed, channel, literal_strings, tok, out):  # type: ignore[no-untyped-def]
     """Code-channel fingerprints of every document in the batch; returns their count.
 
-    Spans are byte offsets relative to each document's start.
+    Spans are byte offsets relative to each document's start. ``literal_strings``: one-line
+    string literals are tokens of their contents (else every string is STR).
 
     ``tok`` is scratch (uint64 ``val``/``hashes`` and int64 ``ref``/``nxt``/``tstart``/``tend``/
     ``picks``, each at least the longest document's length + 1) and ``out`` the result arrays
@@ -537,6 +570,7 @@ def fingerprint_code(buf, starts, keywords, k, w, seed, channel, tok, out):  # t
             seen_pos,
             seen_gen,
             d + 1,
+            literal_strings,
         )
         m = _kgram_hashes(val, ref, nxt, n, k, seed, channel, hashes)
         _mark_repetitive(val, m, k, hashes)
