@@ -21,7 +21,7 @@ class FingerprintConfig:
     """
 
     version: int = 5
-    code_k: int = 13
+    code_k: int = 12
     code_w: int = 6
     text_k: int = 4
     text_w: int = 3

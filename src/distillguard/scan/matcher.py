@@ -2,7 +2,9 @@
 
 A document contains an output when the share of the output's fingerprints found in it
 (containment) is high enough *and* the evidence is substantial (enough distinct fingerprints,
-so trivial snippets never count); or when the document holds a long stretch of a large output.
+so trivial snippets never count) *and* dense (most of the document's fingerprints where the
+matches lie are the output's: see :mod:`distillguard.scan.evidence`); or when the document
+holds a long stretch of a large output.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from distillguard.fingerprint import EncodedBatch, Fingerprinter
 from distillguard.index.probe import probe
 from distillguard.index.store import Index
 from distillguard.model import Match
-from distillguard.scan import kernels
+from distillguard.scan import evidence, kernels
 
 
 @dataclass(frozen=True)
@@ -24,14 +26,16 @@ class MatchParams:
     """When a document counts as containing an output.
 
     ``min_containment`` of the output's fingerprints (in one channel) with at least
-    ``min_fingerprints`` of them, or ``large_fingerprints`` of a long output; and in any case
-    the evidence must cover ``min_chars`` characters of the document.
+    ``min_fingerprints`` of them, making at least ``min_density`` of the document's
+    fingerprints between the first and the last match; or ``large_fingerprints`` of a long
+    output. In any case the evidence must cover ``min_chars`` characters of the document.
     """
 
-    min_containment: float = 0.3
-    min_fingerprints: int = 4
+    min_containment: float = 0.25
+    min_fingerprints: int = 3
+    min_density: float = 0.3
     large_fingerprints: int = 40
-    min_chars: int = 120
+    min_chars: int = 100
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class Matcher:
         if hits is None:
             return results
         containment = hits.matched / np.maximum(self._nfp[hits.channel, hits.output], 1)
-        keep = np.flatnonzero(self._decide(hits.matched, containment))
+        keep = self._decide(hits, containment, (q_hash, q_doc, q_start, q_end), len(texts))
         if not keep.shape[0]:
             return results
         # A candidate is one (document, output): its kept groups (one per channel) are adjacent.
@@ -117,10 +121,26 @@ class Matcher:
         channel = (key & np.uint64(1)).astype(np.int64)
         return _Hits(doc, output, channel, matched, first, stop, query)
 
-    def _decide(self, matched: np.ndarray, containment: np.ndarray) -> np.ndarray:
+    def _decide(
+        self,
+        hits: _Hits,
+        containment: np.ndarray,
+        queries: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        docs: int,
+    ) -> np.ndarray:
+        """Positions of the groups that are evidence enough."""
         p = self.params
-        ordinary = (containment >= p.min_containment) & (matched >= p.min_fingerprints)
-        return ordinary | (matched >= p.large_fingerprints)
+        large = hits.matched >= p.large_fingerprints
+        ordinary = (containment >= p.min_containment) & (hits.matched >= p.min_fingerprints)
+        check = np.flatnonzero(ordinary & ~large)
+        if check.shape[0] and p.min_density > 0:
+            q_hash, q_doc, q_start, q_end = queries
+            dense = evidence.density(
+                check, hits.doc, hits.channel, hits.matched, hits.first, hits.stop,
+                hits.query, q_doc, q_hash, q_start, q_end, docs,
+            )  # fmt: skip
+            ordinary[check[dense < p.min_density]] = False
+        return np.flatnonzero(ordinary | large)
 
     def _match(
         self, number: int, matched: int, containment: float, spans: tuple[tuple[int, int], ...]
