@@ -11,7 +11,7 @@ from distillguard.index.build import IndexBuilder
 from distillguard.index.store import Index
 from distillguard.ledger import Ledger
 from distillguard.model import Match, NewOutput
-from distillguard.scan.matcher import Matcher
+from distillguard.scan.matcher import Matcher, MatchParams
 from tests.samples import (
     HOST,
     JS_OUTPUT,
@@ -159,3 +159,33 @@ def test_a_batch_keeps_documents_apart(outputs: tuple[Path, dict[str, str]]) -> 
         [ids["js"]],
         [ids["prose"]],
     ]
+
+
+def _filler(n: int) -> str:
+    """Unrelated code with fingerprints of its own: every function differs in logic and strings."""
+    return "".join(
+        f"def step_{i}(cfg, rows):\n"
+        f"    limit = cfg.get('limit_{i}', {i + 3})\n"
+        f"    kept = [r for r in rows if r.score > limit * {i + 1}]\n"
+        f"    if len(kept) < {i}:\n"
+        f"        raise ValueError('too few rows at step {i}: %d' % len(kept))\n"
+        f"    return sorted(kept, key=lambda r: r.name_{i % 5})[:{i * 7}]\n\n"
+        for i in range(n)
+    )
+
+
+def test_a_few_shared_pieces_scattered_through_a_long_file_are_not_a_copy(
+    outputs: tuple[Path, dict[str, str]],
+) -> None:
+    root, ids = outputs
+    lines = PY_OUTPUT.splitlines(keepends=True)
+    pieces = ["".join(lines[i : i + 5]) for i in (0, 6, 12)]
+    scattered = _filler(6).join(["", *pieces, ""])
+    together = _filler(6) + "".join(pieces) + _filler(6)
+    index = Index.open(root)
+    lenient = Matcher(index, {"anthropic"}.__contains__, MatchParams(min_density=0.0))
+    strict = Matcher(index, {"anthropic"}.__contains__)
+    # Containment and size alone would call the scattered pieces a copy; density does not.
+    assert [m.output_id for m in lenient.match([scattered])[0]] == [ids["py"]]
+    assert strict.match([scattered])[0] == []
+    assert [m.output_id for m in strict.match([together])[0]] == [ids["py"]]
