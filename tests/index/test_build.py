@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from distillguard.errors import ConfigMismatchError
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.index.build import IndexBuilder
-from distillguard.index.store import Index
+from distillguard.index.store import FORMAT, MANIFEST, Index
 from distillguard.ledger import Ledger
 from distillguard.model import NewOutput
 from distillguard.scan.matcher import Matcher
@@ -115,3 +116,13 @@ def test_an_index_of_an_empty_ledger_matches_nothing(ledger: Ledger, tmp_path: P
     root = tmp_path / "index"
     assert IndexBuilder(ledger, root).build().outputs == 0
     assert flagged(root, HOST) == set()
+
+
+def test_update_rebuilds_an_index_of_an_older_format(ledger: Ledger, tmp_path: Path) -> None:
+    out = record(ledger, PY_OUTPUT)
+    root = tmp_path / "index"
+    IndexBuilder(ledger, root).build()
+    manifest = json.loads((root / MANIFEST).read_text())
+    (root / MANIFEST).write_text(json.dumps({**manifest, "format": FORMAT - 1}))
+    assert IndexBuilder(ledger, root).update().rebuilt
+    assert flagged(root, embed(PY_OUTPUT)[0]) == {out}

@@ -1,23 +1,17 @@
-"""Look fingerprints up in an index: numba kernels over the memory-mapped arrays."""
+"""Look fingerprints up in an index: numba kernels over the memory-mapped arrays.
+
+Each step is one loop over all queries with independent loads, so the memory accesses of many
+queries overlap: the Bloom filter rules most misses out (one access each), the directory gives
+the bucket of the rest, then their keys are compared and their postings read.
+"""
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
+from distillguard.index import bloom
 from distillguard.index.store import Index, Segment
-
-
-@nb.njit(cache=True)
-def _first(keys, directory, bits, q):  # type: ignore[no-untyped-def]
-    """First row holding hash ``q``, or -1."""
-    b = np.int64(q >> np.uint64(64 - bits))
-    key = np.uint32(q & np.uint64(0xFFFFFFFF))
-    end = np.int64(directory[b + 1])
-    for j in range(np.int64(directory[b]), end):  # about two keys per bucket, sorted
-        if keys[j] >= key:
-            return j if keys[j] == key else -1
-    return -1
 
 
 @nb.njit(cache=True)
@@ -27,47 +21,51 @@ def _is_stopped(stop, q):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
-def _page_order(queries):  # type: ignore[no-untyped-def]
-    """Query positions ordered by the top 16 bits of their hash (a counting sort), so that
-    lookups sweep the memory-mapped directory and keys in order instead of at random."""
-    counts = np.zeros((1 << 16) + 1, np.int64)
-    for i in range(queries.shape[0]):
-        counts[np.int64(queries[i] >> np.uint64(48)) + 1] += 1
-    for t in range(1, counts.shape[0]):
-        counts[t] += counts[t - 1]
-    order = np.empty(queries.shape[0], np.int64)
-    for i in range(queries.shape[0]):
-        top = np.int64(queries[i] >> np.uint64(48))
-        order[counts[top]] = i
-        counts[top] += 1
-    return order
+def _buckets(queries, through, directory, bits):  # type: ignore[no-untyped-def]
+    """The rows ``[lo, hi)`` of each let-through query's bucket (independent loads: they
+    overlap)."""
+    shift = np.uint64(64 - bits)
+    lo = np.empty(through.shape[0], np.int64)
+    hi = np.empty(through.shape[0], np.int64)
+    for x in range(through.shape[0]):
+        b = np.int64(queries[through[x]] >> shift)
+        lo[x] = directory[b]
+        hi[x] = directory[b + 1]
+    return lo, hi
 
 
 @nb.njit(cache=True)
-def _probe(queries, keys, postings, directory, bits, stop):  # type: ignore[no-untyped-def]
-    order = _page_order(queries)
-    first = np.empty(queries.shape[0], np.int64)
-    count = np.zeros(queries.shape[0], np.int64)
+def _narrow(queries, through, lo, hi, keys, stop):  # type: ignore[no-untyped-def]
+    """Narrow each ``[lo, hi)`` to the rows holding the query's key (empty if none, or if
+    the hash is stopped); returns the total number of rows left."""
     total = 0
-    for i in range(queries.shape[0]):
-        q = queries[order[i]]
-        u = _first(keys, directory, bits, q)
-        if u >= 0 and stop.shape[0] and _is_stopped(stop, q):
-            u = -1
-        first[i] = u
-        if u >= 0:
-            end = np.int64(directory[np.int64(q >> np.uint64(64 - bits)) + 1])
-            j = u
-            while j < end and keys[j] == keys[u]:
-                j += 1
-            count[i] = j - u
-            total += j - u
+    for x in range(through.shape[0]):
+        q = queries[through[x]]
+        key = np.uint32(q & np.uint64(0xFFFFFFFF))
+        u = lo[x]
+        while u < hi[x] and keys[u] < key:  # about two keys per bucket, sorted
+            u += 1
+        v = u
+        while v < hi[x] and keys[v] == key:
+            v += 1
+        if v > u and stop.shape[0] and _is_stopped(stop, q):
+            v = u
+        lo[x], hi[x] = u, v
+        total += v - u
+    return total
+
+
+@nb.njit(cache=True)
+def _probe(queries, keys, postings, directory, filter_, bits, stop):  # type: ignore[no-untyped-def]
+    through = bloom.maybe(queries, filter_, bits)
+    lo, hi = _buckets(queries, through, directory, bits)
+    total = _narrow(queries, through, lo, hi, keys, stop)
     hit_query = np.empty(total, np.int64)
     hit_output = np.empty(total, np.int64)
     n = 0
-    for i in range(queries.shape[0]):
-        for j in range(first[i], first[i] + count[i]):
-            hit_query[n] = order[i]
+    for x in range(through.shape[0]):
+        for j in range(lo[x], hi[x]):
+            hit_query[n] = through[x]
             hit_output[n] = postings[j]
             n += 1
     return hit_query, hit_output
@@ -77,12 +75,19 @@ def probe_segment(
     segment: Segment, queries: np.ndarray, stop: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     return _probe(  # type: ignore[no-any-return]
-        queries, segment.keys, segment.postings, segment.directory, segment.bits, stop
+        queries,
+        segment.keys,
+        segment.postings,
+        segment.directory,
+        segment.filter,
+        segment.bits,
+        stop,
     )
 
 
 def probe(index: Index, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every ``(query position, output number)`` whose fingerprint is in the index."""
+    """Every ``(query position, output number)`` whose fingerprint is in the index; each
+    segment's come in query order."""
     parts = [probe_segment(seg, queries, index.stop) for seg in index.segments]
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)

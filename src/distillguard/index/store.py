@@ -12,6 +12,7 @@ Layout of an index directory::
     seg-NNNN/keys.npy      low 32 bits of each posting's hash, sorted within its bucket
     seg-NNNN/postings.npy  output number of each posting (uint32)
     seg-NNNN/directory.npy first row of each bucket (the hash's top ``bits``)
+    seg-NNNN/filter.npy    a blocked Bloom filter of the keys, by bucket (see ``bloom``)
 
 Everything is memory-mapped when read. Writers build a new directory and swap it in, so a
 reader never sees half an index.
@@ -30,8 +31,10 @@ import numpy as np
 
 from distillguard.errors import IndexError_
 from distillguard.fingerprint import FingerprintConfig
+from distillguard.index import bloom
 
-FORMAT = 1
+FORMAT = 2
+SEGMENT_ARRAYS = ("keys", "postings", "directory", "filter")
 TABLE_ARRAYS = ("ids", "vendor", "model", "nfp_code", "nfp_text")
 MANIFEST = "manifest.json"
 
@@ -83,12 +86,14 @@ class Segment:
     """One posting per row, grouped by bucket (the top ``bits`` of the hash) and sorted by key.
 
     ``keys`` keeps the low 32 bits of each hash: with the bucket that makes 56+ bits per hash
-    at scale, 8 bytes per posting with ``postings`` (the output number).
+    at scale, 8 bytes per posting with ``postings`` (the output number). ``filter`` answers
+    most misses in one memory access, without the directory.
     """
 
     keys: np.ndarray
     postings: np.ndarray
     directory: np.ndarray
+    filter: np.ndarray
 
     @property
     def bits(self) -> int:
@@ -102,16 +107,18 @@ class Segment:
         keys = (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         order = np.argsort((buckets << np.uint64(32)) | keys.astype(np.uint64), kind="stable")
         directory = np.searchsorted(buckets[order], np.arange((1 << bits) + 1, dtype=np.uint64))
-        return cls(keys[order], outputs[order].astype(np.uint32), directory.astype(np.uint32))
+        keys, directory = keys[order], directory.astype(np.uint32)
+        postings = outputs[order].astype(np.uint32)
+        return cls(keys, postings, directory, bloom.build(keys, directory))
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True)
-        for name in ("keys", "postings", "directory"):
+        for name in SEGMENT_ARRAYS:
             np.save(path / f"{name}.npy", getattr(self, name))
 
     @classmethod
     def load(cls, path: Path) -> Segment:
-        return cls(**{n: _load(path / f"{n}.npy") for n in ("keys", "postings", "directory")})
+        return cls(**{n: _load(path / f"{n}.npy") for n in SEGMENT_ARRAYS})
 
 
 def _load(path: Path) -> np.ndarray:
