@@ -83,6 +83,22 @@ def test_index_refuses_to_mix_fingerprint_settings(ledger: Ledger, tmp_path: Pat
     assert other.build().outputs == 2  # an explicit rebuild is fine
 
 
+def test_a_reader_rebuilds_an_index_of_older_settings_instead_of_mixing(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    # After an upgrade changes the fingerprint settings, a scan rebuilds rather than fail.
+    root = tmp_path / "index"
+    record(ledger, PY_OUTPUT)
+    IndexBuilder(ledger, root, FingerprintConfig(version=4, code_k=13)).build()
+    record(ledger, JS_OUTPUT)
+    current = IndexBuilder(ledger, root)
+    assert current.pending() == 2
+    stats = current.refresh()
+    assert stats.rebuilt and stats.outputs == 2
+    assert Index.open(root).manifest.fp_config == FingerprintConfig().id
+    assert not current.refresh().rebuilt  # up to date now: nothing to do
+
+
 def test_fragments_common_to_many_outputs_are_suppressed(ledger: Ledger, tmp_path: Path) -> None:
     # The same helper pasted into 12 different answers is boilerplate, not evidence.
     for i in range(12):

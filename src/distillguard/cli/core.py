@@ -171,13 +171,22 @@ def index_build(
 
 
 def _update_index(
-    obj: Context, workers: int, *, rebuild: bool = False, background: tuple[str, ...] = ()
+    obj: Context,
+    workers: int,
+    *,
+    rebuild: bool = False,
+    background: tuple[str, ...] = (),
+    for_reading: bool = False,
 ) -> Any:
+    """Build or update the index; ``for_reading`` (a scan): rebuilt if made with older
+    fingerprint settings, instead of refusing to mix them."""
     settings = obj.settings
     with obj.ledger() as led:
         builder = IndexBuilder(led, settings.index_dir, workers=workers)
         with progress("fingerprinting outputs", builder.pending()) as advance:
             builder.progress = advance
+            if for_reading:
+                return builder.refresh()
             return builder.build(background) if rebuild else builder.update(background)
 
 
@@ -223,7 +232,7 @@ def scan(
     out_dir = Path(out)
     workers = workers or default_workers()
     units, skipped = plan(list(paths), exclude=out_dir)
-    _update_index(obj, workers)
+    _update_index(obj, workers, for_reading=True)
     manifest = Manifest.read(obj.settings.index_dir)
     vendors = frozenset(
         v

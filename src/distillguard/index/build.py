@@ -205,6 +205,8 @@ class IndexBuilder:
             manifest = Manifest.read(self.root)
         except (IndexError_, TypeError):  # no usable index: everything is pending
             return self.ledger.count()
+        if manifest.fp_config != self.config.id:  # other settings: a rebuild, if anything
+            return self.ledger.count()
         return max(0, self.ledger.max_seq() - manifest.last_seq)
 
     def build(self, background: Sequence[str] = ()) -> BuildStats:
@@ -265,6 +267,18 @@ class IndexBuilder:
         if new * 4 > manifest.outputs or len(manifest.segments) >= 8:
             return self.build(background or manifest.background)
         return self._append(manifest)
+
+    def refresh(self) -> BuildStats:
+        """The index up to date for a reader (``scan``, ``check``): updated, or rebuilt from the
+        ledger when it was made with other fingerprint settings (after an upgrade) — never
+        mixed. Outputs kept only as fingerprints of other settings still raise."""
+        try:
+            manifest = Manifest.read(self.root)
+        except (IndexError_, TypeError):
+            return self.build()
+        if manifest.fp_config != self.config.id:
+            return self.build(manifest.background)
+        return self.update()
 
     def _same_ledger(self, manifest: Manifest) -> bool:
         if manifest.last_seq == 0:
