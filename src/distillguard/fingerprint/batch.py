@@ -42,13 +42,17 @@ class EncodedBatch:
         encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
         self.buf, self.starts = _pack(encoded)
         self._ascii = [len(b) == len(t) for b, t in zip(encoded, texts, strict=True)]
+        self._char_tables: dict[int, np.ndarray] = {}
 
     def char_offsets(self, doc: int, offsets: np.ndarray) -> np.ndarray:
         """Byte offsets into document ``doc``, as ``str`` indices of its text."""
         if self._ascii[doc]:
             return offsets
-        raw = self.buf[self.starts[doc] : self.starts[doc + 1]]
-        result: np.ndarray = _byte_to_char(raw)[offsets]
+        table = self._char_tables.get(doc)
+        if table is None:  # made once per document: a document is asked once per match, twice
+            raw = self.buf[self.starts[doc] : self.starts[doc + 1]]
+            table = self._char_tables[doc] = _byte_to_char(raw)
+        result: np.ndarray = table[offsets]
         return result
 
 
