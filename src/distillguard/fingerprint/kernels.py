@@ -319,18 +319,32 @@ def _sequence_length(buf: np.ndarray, i: int, e: int) -> int:
 
 
 @nb.njit(cache=True)
+def _ascii_words() -> np.ndarray:
+    """Per ASCII byte: the byte a word reads for it (letters lowercased, digits, ``_``), or 0
+    for a separator."""
+    table = np.zeros(128, np.uint8)
+    for c in range(128):
+        if (97 <= c <= 122) or (48 <= c <= 57) or c == 95:
+            table[c] = c
+        elif 65 <= c <= 90:
+            table[c] = c + 32
+    return table
+
+
+@nb.njit(cache=True)
 def _text_tokens(
     buf: np.ndarray,
     s: int,
     e: int,
+    ascii_words: np.ndarray,
     fold_offsets: np.ndarray,
     fold_pool: np.ndarray,
     val: np.ndarray,
     tstart: np.ndarray,
     tend: np.ndarray,
 ) -> int:
-    """Words in one pass, hashed as they are read: ASCII letters lowercased, other BMP
-    characters read through the fold table (NFKC, lowercase, punctuation -> space)."""
+    """Words in one pass, hashed as they are read: ASCII letters lowercased (``ascii_words``),
+    other BMP characters read through the fold table (NFKC, lowercase, punctuation -> space)."""
     n = 0
     h = FNV_OFFSET
     start = -1
@@ -339,13 +353,12 @@ def _text_tokens(
     while i < e:
         c = buf[i]
         if c < 128:
-            if (97 <= c <= 122) or (65 <= c <= 90) or (48 <= c <= 57) or c == 95:
+            low = ascii_words[c]
+            if low != 0:
                 if start < 0:
                     start = i
                     h = FNV_OFFSET
-                if 65 <= c <= 90:
-                    c += 32
-                h = (h ^ np.uint64(c)) * FNV_PRIME
+                h = (h ^ np.uint64(low)) * FNV_PRIME
                 end = i + 1
             elif start >= 0:
                 val[n], tstart[n], tend[n] = h, start, end
@@ -590,9 +603,12 @@ def fingerprint_text(buf, starts, fold_offsets, fold_pool, k, w, seed, channel, 
     """
     val, hashes, _ref, _nxt, tstart, tend, picks = tok
     o_hash, o_doc, o_start, o_end = out
+    ascii_words = _ascii_words()
     nf = 0
     for d in range(starts.shape[0] - 1):
-        n = _text_tokens(buf, starts[d], starts[d + 1], fold_offsets, fold_pool, val, tstart, tend)
+        n = _text_tokens(
+            buf, starts[d], starts[d + 1], ascii_words, fold_offsets, fold_pool, val, tstart, tend
+        )
         m = _kgram_plain(val, n, k, seed, channel, hashes)
         count = _winnow(hashes, m, w, picks)
         nf = _emit(
