@@ -94,6 +94,8 @@ def main() -> None:
         for k, v in times.items():
             best[k] = min(best.get(k, np.inf), v)
     mb = sum(len(t) for b in data for t in b) / 1e6
+    staged = ("encode", "code kernel", "text kernel", "probe", "tally")
+    best["rest of match"] = best["match (all)"] - sum(best[k] for k in staged)
     print(f"{len(data)} batches, {mb:.1f} MB (chars); results {digest}")
     for k, v in best.items():
         if k in ("queries", "hits"):

@@ -21,8 +21,27 @@ def changes(values: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def frequent(keys: np.ndarray, at_least: int) -> np.ndarray:
-    """Which entries have a key that occurs at least ``at_least`` times (one hash-table pass)."""
+def _group_keys(hit_q, hit_out, q_doc, q_hash, allowed):  # type: ignore[no-untyped-def]
+    """The group key and query position of every hit of an allowed output."""
+    n = hit_q.shape[0]
+    keys = np.empty(n, np.uint64)
+    where = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        o = hit_out[i]
+        if allowed[o]:
+            q = hit_q[i]
+            key = (np.uint64(q_doc[q]) << np.uint64(33)) | (np.uint64(o) << np.uint64(1))
+            keys[m] = key | (q_hash[q] & np.uint64(1))
+            where[m] = q
+            m += 1
+    return keys[:m], where[:m]
+
+
+@nb.njit(cache=True)
+def _slots(keys):  # type: ignore[no-untyped-def]
+    """An open-addressing table of the distinct keys (``key + 1``; 0 marks an empty slot),
+    the hits per slot, and each hit's slot."""
     n = keys.shape[0]
     bits = 4
     while (1 << bits) < 2 * n:
@@ -32,17 +51,32 @@ def frequent(keys: np.ndarray, at_least: int) -> np.ndarray:
     counts = np.zeros(mask + 1, np.int64)
     slots = np.empty(n, np.int64)
     for i in range(n):
-        key = keys[i] + np.uint64(1)  # 0 marks an empty slot
+        key = keys[i] + np.uint64(1)
         slot = np.int64((key * FIBONACCI) >> np.uint64(64 - bits))
         while table[slot] != 0 and table[slot] != key:
             slot = (slot + 1) & mask
         table[slot] = key
         counts[slot] += 1
         slots[i] = slot
-    keep = np.empty(n, np.bool_)
-    for i in range(n):
-        keep[i] = counts[slots[i]] >= at_least
-    return keep
+    return table, counts, slots
+
+
+@nb.njit(cache=True)
+def _distinct(q_hash, query, first, stop):  # type: ignore[no-untyped-def]
+    """Per group, the number of distinct fingerprints among its hits."""
+    matched = np.empty(first.shape[0], np.int64)
+    hashes = np.empty(query.shape[0], np.uint64)
+    for j in range(query.shape[0]):
+        hashes[j] = q_hash[query[j]]
+    for g in range(first.shape[0]):
+        mine = hashes[first[g] : stop[g]]
+        mine.sort()
+        distinct = 1
+        for j in range(1, mine.shape[0]):
+            if mine[j] != mine[j - 1]:
+                distinct += 1
+        matched[g] = distinct
+    return matched
 
 
 @nb.njit(cache=True)
@@ -51,48 +85,33 @@ def tally(hit_q, hit_out, q_doc, q_hash, allowed, least):  # type: ignore[no-unt
 
     Returns ``(key, first, stop, matched, query)``: per group its key, the range
     ``query[first:stop]`` of its hits' query positions, and ``matched``, the number of distinct
-    fingerprints among them. Groups come sorted by key.
+    fingerprints among them. Groups come sorted by key. Hits are counted per key in one
+    hash-table pass; only the groups kept are sorted, and their hits placed by counting.
     """
-    n = hit_q.shape[0]
-    keys = np.empty(n, np.uint64)
-    where = np.empty(n, np.int64)
-    m = 0
-    for i in range(n):
-        o = hit_out[i]
-        if allowed[o]:
-            q = hit_q[i]
-            channel = q_hash[q] & np.uint64(1)
-            keys[m] = (np.uint64(q_doc[q]) << np.uint64(33)) | (np.uint64(o) << np.uint64(1))
-            keys[m] |= channel
-            where[m] = q
-            m += 1
-    keep = np.flatnonzero(frequent(keys[:m], least))
-    keys, where = keys[keep], where[keep]
-    order = np.argsort(keys)
-    keys, query = keys[order], where[order]
-    count = 0
+    keys, where = _group_keys(hit_q, hit_out, q_doc, q_hash, allowed)
+    table, counts, slots = _slots(keys)
+    kept = np.flatnonzero(counts >= least)
+    g_key = table[kept] - np.uint64(1)
+    order = np.argsort(g_key)
+    g_key = g_key[order]
+    group_of = np.full(table.shape[0], -1, np.int64)
+    first = np.empty(kept.shape[0], np.int64)
+    stop = np.empty(kept.shape[0], np.int64)
+    total = 0
+    for g in range(kept.shape[0]):
+        slot = kept[order[g]]
+        group_of[slot] = g
+        first[g] = total
+        total += counts[slot]
+        stop[g] = total
+    query = np.empty(total, np.int64)
+    fill = first.copy()
     for i in range(keys.shape[0]):
-        if i == 0 or keys[i] != keys[i - 1]:
-            count += 1
-    g_key = np.empty(count, np.uint64)
-    first = np.empty(count, np.int64)
-    stop = np.empty(count, np.int64)
-    matched = np.empty(count, np.int64)
-    g = -1
-    for i in range(keys.shape[0]):
-        if i == 0 or keys[i] != keys[i - 1]:
-            g += 1
-            g_key[g] = keys[i]
-            first[g] = i
-        stop[g] = i + 1
-    for g in range(count):
-        hashes = np.sort(q_hash[query[first[g] : stop[g]]])
-        distinct = 1
-        for j in range(1, hashes.shape[0]):
-            if hashes[j] != hashes[j - 1]:
-                distinct += 1
-        matched[g] = distinct
-    return g_key, first, stop, matched, query
+        g = group_of[slots[i]]
+        if g >= 0:
+            query[fill[g]] = where[i]
+            fill[g] += 1
+    return g_key, first, stop, _distinct(q_hash, query, first, stop), query
 
 
 @nb.njit(cache=True)
