@@ -189,3 +189,47 @@ def test_a_few_shared_pieces_scattered_through_a_long_file_are_not_a_copy(
     assert [m.output_id for m in lenient.match([scattered])[0]] == [ids["py"]]
     assert strict.match([scattered])[0] == []
     assert [m.output_id for m in strict.match([together])[0]] == [ids["py"]]
+
+
+DOCUMENTED = """/**
+ * Retries an asynchronous operation with exponential backoff until it succeeds, the
+ * attempt budget is spent, or the caller's abort signal fires. Each failed attempt waits
+ * twice as long as the previous one, plus a random jitter of up to a quarter of the delay,
+ * so that many clients retrying at once do not hammer the server in lockstep. Errors that
+ * the predicate marks as permanent are rethrown at once without further attempts.
+ */
+export async function retryWithBackoff(operation, { attempts = 5, baseDelay = 100 } = {}) {
+  let delay = baseDelay;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation(attempt);
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      const jitter = Math.random() * delay * 0.25;
+      await new Promise((resolve) => setTimeout(resolve, delay + jitter));
+      delay *= 2;
+    }
+  }
+}
+"""
+
+
+def test_code_read_as_words_needs_more_containment_than_prose(tmp_path: Path) -> None:
+    # The same third of a paragraph is evidence of a prose answer, not of a code answer whose
+    # comment holds it: for code, the text channel is a weak, rename-blind view.
+    paragraph = " ".join(
+        line.lstrip(" *") for line in DOCUMENTED.splitlines()[1:6]
+    )  # the comment, as prose
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        code_id = ledger.record(NewOutput(vendor="anthropic", model="m", text=DOCUMENTED)).id
+        prose_id = ledger.record(NewOutput(vendor="anthropic", model="m", text=paragraph)).id
+        IndexBuilder(ledger, tmp_path / "index").build()
+    index = Index.open(tmp_path / "index")
+    third = paragraph[: paragraph.index("the delay,") + len("the delay.")]
+    doc = f"# Networking helpers\n\nHow to call the service.\n\n{third}\n\nLogging levels.\n"
+
+    def found(params: MatchParams) -> set[str]:
+        return {m.output_id for m in Matcher(index, "anthropic".__eq__, params).match([doc])[0]}
+
+    assert found(MatchParams()) == {prose_id}
+    assert found(MatchParams(code_text_containment=0.25)) == {prose_id, code_id}

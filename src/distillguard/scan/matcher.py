@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distillguard.fingerprint import EncodedBatch, Fingerprinter
+from distillguard.fingerprint import CODE, TEXT, EncodedBatch, Fingerprinter
 from distillguard.index.probe import probe
 from distillguard.index.store import Index
 from distillguard.model import Match
@@ -29,9 +29,13 @@ class MatchParams:
     ``min_fingerprints`` of them, making at least ``min_density`` of the document's
     fingerprints between the first and the last match; or ``large_fingerprints`` of a long
     output. In any case the evidence must cover ``min_chars`` characters of the document.
+    An output that has code fingerprints, matched through the text channel (its code and
+    comments read as words: unspecific for code, and blind to renaming), needs
+    ``code_text_containment`` there instead.
     """
 
     min_containment: float = 0.25
+    code_text_containment: float = 0.4
     min_fingerprints: int = 3
     min_density: float = 0.3
     large_fingerprints: int = 40
@@ -131,7 +135,11 @@ class Matcher:
         """Positions of the groups that are evidence enough."""
         p = self.params
         large = hits.matched >= p.large_fingerprints
-        ordinary = (containment >= p.min_containment) & (hits.matched >= p.min_fingerprints)
+        code_as_text = (hits.channel == TEXT) & (self._nfp[CODE, hits.output] > 0)
+        least = np.where(
+            code_as_text, max(p.code_text_containment, p.min_containment), p.min_containment
+        )
+        ordinary = (containment >= least) & (hits.matched >= p.min_fingerprints)
         check = np.flatnonzero(ordinary & ~large)
         if check.shape[0] and p.min_density > 0:
             q_hash, q_doc, q_start, q_end = queries
