@@ -416,16 +416,14 @@ def parse_record(
 ) -> Document | Skipped:
     """One JSONL line as a document named ``where`` (or by its id), or why it cannot be.
 
-    orjson parses (about 3x the standard library); it refuses lone surrogates (``\\ud800``
-    escapes, which no UTF-8 encoder could write back) and nesting deeper than 1024.
+    orjson parses (about 3x the standard library) straight from the bytes, which it checks are
+    UTF-8; it refuses lone surrogates (``\\ud800`` escapes, which no UTF-8 encoder could write
+    back) and nesting deeper than 1024.
     """
     try:
-        record = orjson.loads(line.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return Skipped(where, f"invalid UTF-8 at byte {exc.start} of the line")
-    except orjson.JSONDecodeError as exc:
-        blank = not line.strip()
-        return Skipped(where, "blank line (no JSON record)" if blank else f"malformed JSON: {exc}")
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _unreadable(where, line)
     if not isinstance(record, dict):
         return Skipped(where, f"record is a JSON {_json_type(record)}, not an object")
     text = record.get(text_field)
@@ -435,6 +433,19 @@ def parse_record(
     if doc is None:
         return Skipped(where, f"no '{id_field}' field (or it is null)")
     return Document(doc, text, line)
+
+
+def _unreadable(where: str, line: bytes) -> Skipped:
+    """Why a line orjson refused is no record (its bytes are decoded first, so invalid UTF-8
+    is named as such)."""
+    try:
+        orjson.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Skipped(where, f"invalid UTF-8 at byte {exc.start} of the line")
+    except orjson.JSONDecodeError as exc:
+        blank = not line.strip()
+        return Skipped(where, "blank line (no JSON record)" if blank else f"malformed JSON: {exc}")
+    return Skipped(where, "malformed JSON")  # not reached: orjson reads both forms alike
 
 
 def _not_text(field: str, value: Any) -> str:
