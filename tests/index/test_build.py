@@ -12,6 +12,7 @@ import pytest
 from distillguard.errors import ConfigMismatchError
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.index.build import IndexBuilder
+from distillguard.index.probe import probe
 from distillguard.index.store import FORMAT, MANIFEST, Index
 from distillguard.ledger import Ledger
 from distillguard.model import NewOutput
@@ -107,6 +108,20 @@ def test_fragments_common_to_many_outputs_are_suppressed(ledger: Ledger, tmp_pat
     stats = IndexBuilder(ledger, root).build()
     assert stats.stopped > 0
     assert flagged(root, embed(PY_SIBLING)[0]) == set()
+
+
+def test_no_segment_holds_a_suppressed_fingerprint(ledger: Ledger, tmp_path: Path) -> None:
+    # The probe relies on it: it does not look suppressed hashes up.
+    for i in range(12):
+        record(ledger, PY_SIBLING + f"\n\ndef unique_{i}(x):\n    return x * {i} + {i * 7} - x\n")
+    root = tmp_path / "index"
+    IndexBuilder(ledger, root).build()
+    record(ledger, PY_SIBLING + "\n\ndef appended(y):\n    return [y] * 3\n")
+    assert not IndexBuilder(ledger, root).update().rebuilt
+    index = Index.open(root)
+    assert len(index.segments) == 2 and index.stop.shape[0] > 0
+    hit_query, _ = probe(index, np.asarray(index.stop))
+    assert hit_query.shape[0] == 0
 
 
 def test_background_corpus_is_never_evidence(ledger: Ledger, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Each step is one loop over all queries with independent loads, so the memory accesses of many
 queries overlap: the Bloom filter rules most misses out (one access each), the directory gives
-the bucket of the rest, then their keys are compared and their postings read.
+the bucket of the rest, then their keys are compared and their postings read. Suppressed
+(stopped) hashes need no check here: no segment holds one (see ``store``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,6 @@ import numpy as np
 
 from distillguard.index import bloom
 from distillguard.index.store import Index, Segment
-
-
-@nb.njit(cache=True)
-def _is_stopped(stop, q):  # type: ignore[no-untyped-def]
-    i = np.searchsorted(stop, q)
-    return i < stop.shape[0] and stop[i] == q
 
 
 @nb.njit(cache=True)
@@ -35,9 +30,9 @@ def _buckets(queries, through, directory, bits):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
-def _narrow(queries, through, lo, hi, keys, stop):  # type: ignore[no-untyped-def]
-    """Narrow each ``[lo, hi)`` to the rows holding the query's key (empty if none, or if
-    the hash is stopped); returns the total number of rows left."""
+def _narrow(queries, through, lo, hi, keys):  # type: ignore[no-untyped-def]
+    """Narrow each ``[lo, hi)`` to the rows holding the query's key (empty if none); returns
+    the total number of rows left."""
     total = 0
     for x in range(through.shape[0]):
         q = queries[through[x]]
@@ -48,18 +43,16 @@ def _narrow(queries, through, lo, hi, keys, stop):  # type: ignore[no-untyped-de
         v = u
         while v < hi[x] and keys[v] == key:
             v += 1
-        if v > u and stop.shape[0] and _is_stopped(stop, q):
-            v = u
         lo[x], hi[x] = u, v
         total += v - u
     return total
 
 
 @nb.njit(cache=True)
-def _probe(queries, keys, postings, directory, filter_, bits, stop):  # type: ignore[no-untyped-def]
+def _probe(queries, keys, postings, directory, filter_, bits):  # type: ignore[no-untyped-def]
     through = bloom.maybe(queries, filter_, bits)
     lo, hi = _buckets(queries, through, directory, bits)
-    total = _narrow(queries, through, lo, hi, keys, stop)
+    total = _narrow(queries, through, lo, hi, keys)
     hit_query = np.empty(total, np.int64)
     hit_output = np.empty(total, np.int64)
     n = 0
@@ -71,9 +64,7 @@ def _probe(queries, keys, postings, directory, filter_, bits, stop):  # type: ig
     return hit_query, hit_output
 
 
-def probe_segment(
-    segment: Segment, queries: np.ndarray, stop: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def probe_segment(segment: Segment, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _probe(  # type: ignore[no-any-return]
         queries,
         segment.keys,
@@ -81,14 +72,13 @@ def probe_segment(
         segment.directory,
         segment.filter,
         segment.bits,
-        stop,
     )
 
 
 def probe(index: Index, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every ``(query position, output number)`` whose fingerprint is in the index; each
     segment's come in query order."""
-    parts = [probe_segment(seg, queries, index.stop) for seg in index.segments]
+    parts = [probe_segment(seg, queries) for seg in index.segments]
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

@@ -8,7 +8,8 @@ Layout of an index directory::
     outputs/model.npy      model number per output (names in the manifest)
     outputs/nfp_code.npy   code-channel fingerprints per output after suppression, and
     outputs/nfp_text.npy   text-channel ones (the containment denominators)
-    stop.npy               sorted suppressed hashes (boilerplate: too common, or background)
+    stop.npy               sorted suppressed hashes (boilerplate: too common, or background);
+                           no segment holds one (build and update leave them out)
     seg-NNNN/keys.npy      low 32 bits of each posting's hash, sorted within its bucket
     seg-NNNN/postings.npy  output number of each posting (uint32)
     seg-NNNN/directory.npy first row of each bucket (the hash's top ``bits``)
