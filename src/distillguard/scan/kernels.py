@@ -62,6 +62,21 @@ def _slots(keys):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
+def _sort_small(values):  # type: ignore[no-untyped-def]
+    """Sort in place; insertion sort below 24 values (most groups: a sort call costs more)."""
+    if values.shape[0] > 24:
+        values.sort()
+        return
+    for i in range(1, values.shape[0]):
+        v = values[i]
+        j = i - 1
+        while j >= 0 and values[j] > v:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = v
+
+
+@nb.njit(cache=True)
 def _distinct(q_hash, query, first, stop):  # type: ignore[no-untyped-def]
     """Per group, the number of distinct fingerprints among its hits."""
     matched = np.empty(first.shape[0], np.int64)
@@ -70,7 +85,7 @@ def _distinct(q_hash, query, first, stop):  # type: ignore[no-untyped-def]
         hashes[j] = q_hash[query[j]]
     for g in range(first.shape[0]):
         mine = hashes[first[g] : stop[g]]
-        mine.sort()
+        _sort_small(mine)
         distinct = 1
         for j in range(1, mine.shape[0]):
             if mine[j] != mine[j - 1]:
