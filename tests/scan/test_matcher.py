@@ -233,3 +233,27 @@ def test_code_read_as_words_needs_more_containment_than_prose(tmp_path: Path) ->
 
     assert found(MatchParams()) == {prose_id}
     assert found(MatchParams(code_text_containment=0.25)) == {prose_id, code_id}
+
+
+SMALL = (
+    "def schedule_nightly_rebuild(cluster):\n"
+    "    controller = cluster.replication_controller\n"
+    "    return controller.schedule_rebuild(cluster.maintenance_window_start)\n"
+)
+
+
+def test_a_small_output_found_whole_counts_with_two_fingerprints(tmp_path: Path) -> None:
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        small = ledger.record(NewOutput(vendor="anthropic", model="m", text=SMALL)).id
+        IndexBuilder(ledger, tmp_path / "index").build()
+    index = Index.open(tmp_path / "index")
+    assert int(index.outputs.nfp_code[0]) == 2
+    doc = embed(SMALL)[0]
+    half = embed(SMALL.splitlines(keepends=True)[0] + SMALL.splitlines(keepends=True)[2])[0]
+
+    def found(text: str, params: MatchParams) -> list[str]:
+        return [m.output_id for m in Matcher(index, "anthropic".__eq__, params).match([text])[0]]
+
+    assert found(doc, MatchParams()) == [small]
+    assert found(doc, MatchParams(whole_fingerprints=3)) == []  # the rule is what finds it
+    assert found(half, MatchParams()) == []

@@ -31,12 +31,14 @@ class MatchParams:
     output. In any case the evidence must cover ``min_chars`` characters of the document.
     An output that has code fingerprints, matched through the text channel (its code and
     comments read as words: unspecific for code, and blind to renaming), needs
-    ``code_text_containment`` there instead.
+    ``code_text_containment`` there instead. A small output found whole (every one of its
+    fingerprints) needs only ``whole_fingerprints`` of them.
     """
 
     min_containment: float = 0.25
     code_text_containment: float = 0.4
     min_fingerprints: int = 3
+    whole_fingerprints: int = 2
     min_density: float = 0.3
     large_fingerprints: int = 40
     min_chars: int = 100
@@ -114,7 +116,8 @@ class Matcher:
     def _group(self, q_hash: np.ndarray, q_doc: np.ndarray) -> _Hits | None:
         hit_q, hit_out = probe(self.index, q_hash)
         # Most hits are noise (a few shared k-grams): only groups with enough hits can match.
-        least = min(self.params.min_fingerprints, self.params.large_fingerprints)
+        p = self.params
+        least = min(p.min_fingerprints, p.whole_fingerprints, p.large_fingerprints)
         key, first, stop, matched, query = kernels.tally(
             hit_q, hit_out, q_doc, q_hash, self._allowed, least
         )
@@ -139,7 +142,10 @@ class Matcher:
         least = np.where(
             code_as_text, max(p.code_text_containment, p.min_containment), p.min_containment
         )
-        ordinary = (containment >= least) & (hits.matched >= p.min_fingerprints)
+        enough = (hits.matched >= p.min_fingerprints) | (
+            (hits.matched >= p.whole_fingerprints) & (containment >= 1.0)
+        )
+        ordinary = (containment >= least) & enough
         check = np.flatnonzero(ordinary & ~large)
         if check.shape[0] and p.min_density > 0:
             q_hash, q_doc, q_start, q_end = queries
