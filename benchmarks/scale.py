@@ -1,6 +1,7 @@
 """Scale and throughput: 10^6 outputs in the ledger, index build time, scan speed and memory.
 
     .venv/bin/python benchmarks/scale.py [--outputs 1000000] [--scan-mb 200] [--seed 1]
+        [--reuse [--rebuild-index]]
 
 Outputs are synthetic, made by mutating real code (functions of the stdlib and installed
 packages): three random functions joined, ~10% of their lines dropped, every integer literal
@@ -147,16 +148,21 @@ def write_corpus(
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> dict[str, float | str]:
-    """Run a CLI step; wall seconds and peak RSS (MB) from /usr/bin/time."""
-    full = ["/usr/bin/time", "-f", "@@ %e %M", *cmd]
+    """Run a CLI step; wall seconds, process (user + system) seconds and peak RSS (MB) from
+    /usr/bin/time."""
+    full = ["/usr/bin/time", "-f", "@@ %e %M %U %S", *cmd]
     print("$", " ".join(cmd), flush=True)
     proc = subprocess.run(full, env=env, capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 1):
         sys.exit(f"failed ({proc.returncode}): {proc.stderr[-2000:]}")
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("@@ ")][-1]
-    wall, rss_kb = line.split()[1:]
+    wall, rss_kb, user, system = line.split()[1:]
     print(proc.stdout[-600:], flush=True)
-    return {"seconds": float(wall), "peak_rss_mb": round(int(rss_kb) / 1024, 1)}
+    return {
+        "seconds": float(wall),
+        "cpu_seconds": round(float(user) + float(system), 2),
+        "peak_rss_mb": round(int(rss_kb) / 1024, 1),
+    }
 
 
 def scan_step(corpus: Path, out: Path, workers: int, env: dict[str, str], id_field: bool) -> dict:
@@ -207,6 +213,11 @@ def main() -> None:
         action="store_true",
         help="keep the ledger and index of the last run (and its record/build figures)",
     )
+    p.add_argument(
+        "--rebuild-index",
+        action="store_true",
+        help="with --reuse: keep the ledger, rebuild the index and time that (a new index format)",
+    )
     args = p.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -226,10 +237,13 @@ def main() -> None:
     }
     dg = str(BIN / "distillguard")
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
-    if args.reuse and (work / "home").is_dir() and isinstance(previous.get("index_build"), dict):
+    keep = args.reuse and (work / "home").is_dir()
+    if keep and not args.rebuild_index and isinstance(previous.get("index_build"), dict):
         results.update({k: previous[k] for k in ("record", "index_build", "index_mb")})
-    elif args.reuse and (work / "home").is_dir():
-        results["record"] = "skipped (--reuse: the ledger of the previous run)"
+    elif keep:
+        results["record"] = previous.get(
+            "record", "skipped (--reuse: the ledger of the previous run)"
+        )
         results["index_build"] = timed([dg, "index", "build", "--rebuild"], env)
     else:
         shutil.rmtree(work / "home", ignore_errors=True)
