@@ -39,14 +39,12 @@ def build(keys: np.ndarray, directory: np.ndarray) -> np.ndarray:
 
 @nb.njit(cache=True)
 def maybe(queries: np.ndarray, words: np.ndarray, bits: int) -> np.ndarray:
-    """Positions of the queries the filter lets through, in order. Branch-free, so the
-    (random) loads of many queries overlap."""
+    """Positions of the queries the filter lets through, in order. The loop carries nothing
+    from one query to the next, so the (random) loads of many queries overlap."""
     shift = np.uint64(64 - bits + SHIFT)
-    through = np.empty(queries.shape[0], np.int64)
-    n = 0
+    through = np.empty(queries.shape[0], np.bool_)
     for i in range(queries.shape[0]):
         q = queries[i]
         need = bits_of(q)
-        through[n] = i
-        n += 1 if (words[np.int64(q >> shift)] & need) == need else 0
-    return through[:n]
+        through[i] = (words[np.int64(q >> shift)] & need) == need
+    return np.flatnonzero(through)
