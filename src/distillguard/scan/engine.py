@@ -7,10 +7,12 @@ memory-mapped index once. A few batches are in flight at a time, so memory stays
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -150,6 +152,18 @@ def _record(tally: Tally, writers: _Writers, batch: Batch, found: list[list[Matc
     writers.close_all_but(batch[-1][0])
 
 
+@contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector's full passes off the objects alive before the scan (modules
+    and the like, which outlive it): collections took ~4% of a one-worker scan's process time
+    on the scale corpus, about half as much with them frozen."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run(
     job: ScanJob, units: Sequence[Unit], workers: int, progress: Progress | None = None
 ) -> Tally:
@@ -158,6 +172,19 @@ def run(
     writers = _Writers(job.out_dir, tally, progress)
     items = read_units(units, text_field=job.text_field, id_field=job.id_field)
     batches = _batches(items, tally)
+    with _old_objects_frozen():
+        _scan(job, batches, workers, tally, writers, units)
+    return tally
+
+
+def _scan(
+    job: ScanJob,
+    batches: Iterator[Batch],
+    workers: int,
+    tally: Tally,
+    writers: _Writers,
+    units: Sequence[Unit],
+) -> None:
     try:
         if workers <= 1:
             for batch, found in _matched_inline(job, batches):
@@ -168,7 +195,6 @@ def run(
                     _record(tally, writers, batch, found)
     finally:
         writers.finish(units)
-    return tally
 
 
 def default_workers() -> int:
