@@ -477,22 +477,26 @@ def _mark_repetitive(val: np.ndarray, m: int, k: int, hashes: np.ndarray) -> Non
     """
     if m <= 0:
         return
-    shape = np.empty(m + k - 1, np.uint64)
-    for t in range(m + k - 1):
+    n = m + k - 1
+    shape = np.empty(n, np.uint64)
+    for t in range(n):
         shape[t] = _shape(val[t])
-    val = shape
     breaks = k // 4
-    for d in range(1, min(MAX_PERIOD, breaks) + 1):
-        differ = 0
+    periods = min(MAX_PERIOD, breaks)
+    # differ[d - 1]: positions of the window whose token differs from the one d before.
+    differ = np.zeros(MAX_PERIOD, np.int64)
+    for d in range(1, periods + 1):
         for p in range(d, k):
-            differ += 1 if val[p] != val[p - d] else 0
-        if differ <= breaks:
-            hashes[0] = NO_EVIDENCE | (hashes[0] & ONE)
-        for s in range(1, m):
-            differ -= 1 if val[s - 1 + d] != val[s - 1] else 0
-            differ += 1 if val[s + k - 1] != val[s + k - 1 - d] else 0
-            if differ <= breaks:
+            differ[d - 1] += 1 if shape[p] != shape[p - d] else 0
+    for s in range(m):
+        if s > 0:
+            new = s + k - 1
+            for d in range(1, periods + 1):
+                differ[d - 1] += (shape[new] != shape[new - d]) - (shape[s - 1 + d] != shape[s - 1])
+        for d in range(periods):
+            if differ[d] <= breaks:
                 hashes[s] = NO_EVIDENCE | (hashes[s] & ONE)
+                break
 
 
 @nb.njit(cache=True)
