@@ -66,14 +66,36 @@ def _mix(x: np.uint64) -> np.uint64:
     return x ^ (x >> np.uint64(31))
 
 
+IDENT_START, IDENT_CHAR, SKIP = 1, 2, 4
+
+
+def _byte_classes() -> np.ndarray:
+    """What each byte is to the code tokenizer: identifier start / identifier character (ASCII
+    letters, ``_``, ``$``, every non-ASCII byte; digits continue), or skipped (whitespace,
+    controls, ``,`` ``;`` ``\\``). A read-only table the kernels see as a constant."""
+    table = np.zeros(256, np.uint8)
+    for c in range(256):
+        if (97 <= c <= 122) or (65 <= c <= 90) or c == 95 or c == 36 or c >= 128:
+            table[c] = IDENT_START | IDENT_CHAR
+        elif 48 <= c <= 57:
+            table[c] = IDENT_CHAR
+        elif c <= 32 or c == 44 or c == 59 or c == 92:
+            table[c] = SKIP
+    table.setflags(write=False)
+    return table
+
+
+BYTE_CLASS = _byte_classes()
+
+
 @nb.njit(cache=True, inline="always")
 def _is_ident_start(c: np.uint8) -> bool:
-    return (97 <= c <= 122) or (65 <= c <= 90) or c == 95 or c == 36 or c >= 128
+    return (BYTE_CLASS[c] & IDENT_START) != 0
 
 
 @nb.njit(cache=True, inline="always")
 def _is_ident_char(c: np.uint8) -> bool:
-    return _is_ident_start(c) or (48 <= c <= 57)
+    return (BYTE_CLASS[c] & IDENT_CHAR) != 0
 
 
 @nb.njit(cache=True)
@@ -217,10 +239,11 @@ def _code_tokens(
     i = s
     while i < e:
         c = buf[i]
-        if c <= 32 or c == 44 or c == 59 or c == 92:
+        kind = BYTE_CLASS[c]
+        if kind & SKIP:
             i += 1
             continue
-        if _is_ident_start(c):
+        if kind & IDENT_START:
             h = (FNV_OFFSET ^ np.uint64(c)) * FNV_PRIME
             j = i + 1
             while j < e and _is_ident_char(buf[j]):
