@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -279,3 +281,21 @@ def test_fingerprints_before_version_5_read_every_string_as_one_token() -> None:
     assert not old.literal_strings and FingerprintConfig().literal_strings
     assert hashes(PARSER, config=old) == hashes(SIBLING, config=old)
     assert hashes(PARSER) != hashes(PARSER, config=old)
+
+
+def test_the_prose_folding_table_is_cached_and_a_bad_cache_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distillguard.fingerprint import normalize
+
+    cache = tmp_path / "fold.npz"
+    monkeypatch.setattr(normalize, "_fold_cache_path", lambda: cache)
+    built = normalize._build_fold_table()
+    first = normalize.fold_table.__wrapped__()  # builds and saves
+    assert cache.exists()
+    second = normalize.fold_table.__wrapped__()  # reads the cache
+    for got in (first, second):
+        assert np.array_equal(got[0], built[0]) and np.array_equal(got[1], built[1])
+    cache.write_bytes(b"not a numpy archive")
+    third = normalize.fold_table.__wrapped__()
+    assert np.array_equal(third[1], built[1])

@@ -6,9 +6,11 @@ tables the kernels read (once per process) and classifies what an output holds.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -140,10 +142,49 @@ def _fold_char(ch: str) -> bytes:
     return bytes(out)
 
 
+# Bump when _fold_char changes meaning: the cached tables carry it in their name.
+FOLD_VERSION = 1
+
+
 @lru_cache(maxsize=1)
 def fold_table() -> tuple[np.ndarray, np.ndarray]:
     """Prose folding for the kernels: ``pool[offsets[c]:offsets[c + 1]]`` is what the text
-    channel reads for code point ``c`` (U+0080 to U+FFFF; see :func:`_fold_char`)."""
+    channel reads for code point ``c`` (U+0080 to U+FFFF; see :func:`_fold_char`).
+
+    Building it takes ~0.1 s of Python, so it is kept next to the package's bytecode (like
+    numba's kernel cache), keyed by this Python's Unicode version; where that directory is not
+    writable, every process builds its own."""
+    path = _fold_cache_path()
+    try:
+        with np.load(path) as cached:
+            offsets, table = cached["offsets"], cached["table"]
+        if offsets.shape == (0x10001,) and int(offsets[-1]) == table.shape[0]:
+            offsets.setflags(write=False)
+            return offsets, table
+    except (OSError, ValueError, KeyError):
+        pass
+    offsets, table = _build_fold_table()
+    _save_fold_table(path, offsets, table)
+    return offsets, table
+
+
+def _fold_cache_path() -> Path:
+    name = f"fold-v{FOLD_VERSION}-unicode{unicodedata.unidata_version}.npz"
+    return Path(__file__).parent / "__pycache__" / name
+
+
+def _save_fold_table(path: Path, offsets: np.ndarray, table: np.ndarray) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(exist_ok=True)
+        with tmp.open("wb") as fh:
+            np.savez(fh, offsets=offsets, table=table)
+        os.replace(tmp, path)
+    except OSError:  # a read-only install: no cache, no harm
+        tmp.unlink(missing_ok=True)
+
+
+def _build_fold_table() -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(0x10001, np.uint32)
     pool = bytearray()
     for cp in range(0x80, 0x10000):
