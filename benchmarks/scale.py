@@ -177,6 +177,11 @@ def scan_step(corpus: Path, out: Path, workers: int, env: dict[str, str], id_fie
     ]
     if id_field:
         cmd += ["--id-field", "id"]
+    # The previous run's output removed and every write flushed first: a scan into a used
+    # --out deletes the old split (31,000 files for the directory corpus) inside its own time,
+    # and dirty pages of the last step would be written back during the scan.
+    shutil.rmtree(out, ignore_errors=True)
+    os.sync()
     result = timed(cmd, env)
     report = json.loads((out / "report.json").read_text())
     result.update(
