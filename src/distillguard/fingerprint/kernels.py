@@ -89,11 +89,6 @@ BYTE_CLASS = _byte_classes()
 
 
 @nb.njit(cache=True, inline="always")
-def _is_ident_start(c: np.uint8) -> bool:
-    return (BYTE_CLASS[c] & IDENT_START) != 0
-
-
-@nb.njit(cache=True, inline="always")
 def _is_ident_char(c: np.uint8) -> bool:
     return (BYTE_CLASS[c] & IDENT_CHAR) != 0
 
@@ -341,17 +336,20 @@ def _sequence_length(buf: np.ndarray, i: int, e: int) -> int:
     return min(n, e - i)
 
 
-@nb.njit(cache=True)
 def _ascii_words() -> np.ndarray:
     """Per ASCII byte: the byte a word reads for it (letters lowercased, digits, ``_``), or 0
-    for a separator."""
+    for a separator. A read-only table the kernels see as a constant."""
     table = np.zeros(128, np.uint8)
     for c in range(128):
         if (97 <= c <= 122) or (48 <= c <= 57) or c == 95:
             table[c] = c
         elif 65 <= c <= 90:
             table[c] = c + 32
+    table.setflags(write=False)
     return table
+
+
+ASCII_WORDS = _ascii_words()
 
 
 @nb.njit(cache=True)
@@ -359,14 +357,13 @@ def _text_tokens(
     buf: np.ndarray,
     s: int,
     e: int,
-    ascii_words: np.ndarray,
     fold_offsets: np.ndarray,
     fold_pool: np.ndarray,
     val: np.ndarray,
     tstart: np.ndarray,
     tend: np.ndarray,
 ) -> int:
-    """Words in one pass, hashed as they are read: ASCII letters lowercased (``ascii_words``),
+    """Words in one pass, hashed as they are read: ASCII letters lowercased (``ASCII_WORDS``),
     other BMP characters read through the fold table (NFKC, lowercase, punctuation -> space)."""
     n = 0
     h = FNV_OFFSET
@@ -376,7 +373,7 @@ def _text_tokens(
     while i < e:
         c = buf[i]
         if c < 128:
-            low = ascii_words[c]
+            low = ASCII_WORDS[c]
             if low != 0:
                 if start < 0:
                     start = i
@@ -630,12 +627,9 @@ def fingerprint_text(buf, starts, fold_offsets, fold_pool, k, w, seed, channel, 
     """
     val, hashes, _ref, _nxt, tstart, tend, picks = tok
     o_hash, o_doc, o_start, o_end = out
-    ascii_words = _ascii_words()
     nf = 0
     for d in range(starts.shape[0] - 1):
-        n = _text_tokens(
-            buf, starts[d], starts[d + 1], ascii_words, fold_offsets, fold_pool, val, tstart, tend
-        )
+        n = _text_tokens(buf, starts[d], starts[d + 1], fold_offsets, fold_pool, val, tstart, tend)
         m = _kgram_plain(val, n, k, seed, channel, hashes)
         count = _winnow(hashes, m, w, picks)
         nf = _emit(
