@@ -185,9 +185,9 @@ def _update_index(
         builder = IndexBuilder(led, settings.index_dir, workers=workers)
         with progress("fingerprinting outputs", builder.pending()) as advance:
             builder.progress = advance
-            if for_reading:
-                return builder.refresh()
-            return builder.build(background) if rebuild else builder.update(background)
+            if rebuild:
+                return builder.build(background)
+            return builder.update(background, replace_other_settings=for_reading)
 
 
 # --- scan -----------------------------------------------------------------------------------

@@ -247,12 +247,21 @@ class IndexBuilder:
         swap_in(staging, self.root)
         return BuildStats(n, int(hashes.shape[0]), int(stop.shape[0]), 1, True)
 
-    def update(self, background: Sequence[str] = ()) -> BuildStats:
-        """Add outputs recorded since the last build, rebuilding when that is cheaper or needed."""
+    def update(
+        self, background: Sequence[str] = (), *, replace_other_settings: bool = False
+    ) -> BuildStats:
+        """Add outputs recorded since the last build, rebuilding when that is cheaper or needed.
+
+        An index made with other fingerprint settings (after an upgrade) is never mixed with
+        these: refused, or with ``replace_other_settings`` (readers: ``scan``, ``check``)
+        rebuilt from the ledger. Outputs kept only as fingerprints of other settings still
+        raise."""
         try:
             manifest = Manifest.read(self.root)
         except (IndexError_, TypeError):  # no usable index: build one
             return self.build(background)
+        if manifest.fp_config != self.config.id and replace_other_settings:
+            return self.build(background or manifest.background)
         if manifest.fp_config != self.config.id:
             raise ConfigMismatchError(
                 f"the index at {self.root} was built with fingerprint settings "
@@ -267,18 +276,6 @@ class IndexBuilder:
         if new * 4 > manifest.outputs or len(manifest.segments) >= 8:
             return self.build(background or manifest.background)
         return self._append(manifest)
-
-    def refresh(self) -> BuildStats:
-        """The index up to date for a reader (``scan``, ``check``): updated, or rebuilt from the
-        ledger when it was made with other fingerprint settings (after an upgrade) — never
-        mixed. Outputs kept only as fingerprints of other settings still raise."""
-        try:
-            manifest = Manifest.read(self.root)
-        except (IndexError_, TypeError):
-            return self.build()
-        if manifest.fp_config != self.config.id:
-            return self.build(manifest.background)
-        return self.update()
 
     def _same_ledger(self, manifest: Manifest) -> bool:
         if manifest.last_seq == 0:

@@ -21,7 +21,7 @@ def open_attributor(
     params: MatchParams | None = None,
 ) -> Attributor:
     """An attributor over every vendor's outputs (policy decides later which ones matter)."""
-    IndexBuilder(ledger, settings.index_dir, workers=workers).refresh()
+    IndexBuilder(ledger, settings.index_dir, workers=workers).update(replace_other_settings=True)
     index = Index.open(settings.index_dir)
     matcher = Matcher(index, lambda vendor: True, params)
     return Attributor(git, matcher, mark_of(index.manifest), _texts(ledger))
