@@ -157,7 +157,11 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Match:
-    """One recorded output found in one document."""
+    """One recorded output found in one document.
+
+    ``field``: the path of the record's string the spans index into (a chat turn, a nested
+    field), when the document was gathered from several strings; None: spans index the text.
+    """
 
     output_id: str
     vendor: str
@@ -165,6 +169,7 @@ class Match:
     containment: float
     spans: tuple[tuple[int, int], ...]
     matched: int = 0
+    field: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from types import ModuleType
 import click
 
 from distillguard import __version__
-from distillguard.cli import agents, core, gateway, git
+from distillguard.cli import agents, core, gateway, git, scan
 from distillguard.cli._app import Context, Group
 
 
@@ -33,4 +33,4 @@ def _register(*modules: ModuleType) -> None:
             main.add_command(command)
 
 
-_register(core, git, gateway, agents)
+_register(core, scan, git, gateway, agents)

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from distillguard.capture.manual import BadLine, parse_jsonl
 from distillguard.cli._app import Context, err_console, progress
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.index.build import IndexBuilder
 from distillguard.index.sets import privacy_form
-from distillguard.index.store import Manifest
 from distillguard.model import NewOutput
-from distillguard.policy.dataset import Admission
-from distillguard.scan.engine import ScanJob, Tally, default_workers, run
-from distillguard.scan.inputs import plan
-from distillguard.scan.matcher import MatchParams
-from distillguard.scan.outputs import prepare_out_dir
-from distillguard.scan.report import report_json, write_report
+from distillguard.scan.engine import default_workers
 
 # --- record ---------------------------------------------------------------------------------
 
@@ -162,7 +151,7 @@ def index_build(
     obj: Context, rebuild: bool, background: tuple[str, ...], workers: int | None
 ) -> None:
     """Build (or update) the index of recorded outputs."""
-    stats = _update_index(obj, workers or default_workers(), rebuild=rebuild, background=background)
+    stats = update_index(obj, workers or default_workers(), rebuild=rebuild, background=background)
     verb = "built" if stats.rebuilt else "updated"
     click.echo(
         f"index {verb}: {stats.outputs} outputs, {stats.fingerprints} fingerprints, "
@@ -170,7 +159,7 @@ def index_build(
     )
 
 
-def _update_index(
+def update_index(
     obj: Context,
     workers: int,
     *,
@@ -188,114 +177,6 @@ def _update_index(
             if rebuild:
                 return builder.build(background)
             return builder.update(background, replace_other_settings=for_reading)
-
-
-# --- scan -----------------------------------------------------------------------------------
-
-
-@click.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output dir.")
-@click.option("--text-field", default="text", show_default=True, help="Text field of records.")
-@click.option("--id-field", default=None, help="Id field of records (names documents).")
-@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
-@click.option("--fail-on-findings", is_flag=True, help="Exit 1 when anything is flagged.")
-@click.option(
-    "--min-containment",
-    type=float,
-    default=MatchParams.min_containment,
-    show_default=True,
-    help="Share of an output's fingerprints needed to flag.",
-)
-@click.option("--all-vendors", is_flag=True, help="Hunt internal vendors' outputs too.")
-@click.option(
-    "--policy",
-    "purpose",
-    help="Apply the dataset rules for this purpose (training, ...); exit 1 on a violation.",
-)
-@click.pass_obj
-def scan(
-    obj: Context,
-    paths: tuple[str, ...],
-    out: str,
-    text_field: str,
-    id_field: str | None,
-    workers: int | None,
-    fail_on_findings: bool,
-    min_containment: float,
-    all_vendors: bool,
-    purpose: str | None,
-) -> None:
-    """Find recorded outputs in PATHs; split them into clean/ and quarantine/ under --out."""
-    started = time.perf_counter()
-    admission = Admission.of(obj.settings, purpose) if purpose else None
-    out_dir = Path(out)
-    workers = workers or default_workers()
-    units, skipped = plan(list(paths), exclude=out_dir)
-    _update_index(obj, workers, for_reading=True)
-    manifest = Manifest.read(obj.settings.index_dir)
-    vendors = frozenset(
-        v
-        for v in manifest.vendors
-        if all_vendors or obj.settings.is_external(v) or (admission and admission.hunts(v))
-    )
-    prepare_out_dir(out_dir)
-    job = ScanJob(
-        obj.settings.index_dir,
-        out_dir,
-        vendors,
-        text_field,
-        id_field,
-        MatchParams(min_containment=min_containment),
-    )
-    with progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
-        tally = run(job, units, workers, advance)
-    tally.skipped[:0] = skipped
-    seconds = time.perf_counter() - started
-    extra = {
-        "index": {"outputs": manifest.outputs, "fingerprint_config": manifest.fp_config},
-        "vendors": sorted(vendors),
-        "workers": workers,
-    }
-    violations = admission.violations(tally.findings) if admission else []
-    if admission:
-        extra["policy"] = admission.as_json(violations)
-    path = write_report(out_dir, report_json(tally, seconds, extra))
-    _summary(tally, seconds, path)
-    if admission:
-        for line in map(admission.describe, violations):
-            err_console().print(f"[red]violation[/red] {escape(line)}", highlight=False)
-    if violations or (fail_on_findings and tally.flagged):
-        sys.exit(1)
-
-
-def _summary(tally: Tally, seconds: float, report: Path) -> None:
-    console = Console()
-    mb = tally.bytes / 1e6
-    console.print(
-        f"scanned {tally.documents} documents ({mb:.1f} MB) in {seconds:.1f}s "
-        f"({mb / max(seconds, 1e-9):.1f} MB/s): [bold]{tally.flagged} flagged[/bold], "
-        f"{len(tally.skipped)} skipped",
-        highlight=False,
-    )
-    if tally.findings:
-        table = Table(box=None)
-        for name in ("document", "output", "vendor/model", "containment"):
-            table.add_column(name, overflow="fold")
-        for finding in tally.findings[:10]:
-            best = finding.matches[0]
-            table.add_row(
-                finding.doc,
-                best.output_id,
-                f"{best.vendor}/{best.model}",
-                f"{best.containment:.2f}",
-            )
-        console.print(table)
-        if len(tally.findings) > 10:
-            console.print(f"... and {len(tally.findings) - 10} more")
-    for item in tally.skipped[:5]:
-        console.print(f"skipped {item.path}: {item.reason}", highlight=False)
-    console.print(f"report: {report}", highlight=False)
 
 
 # --- config ---------------------------------------------------------------------------------
@@ -317,4 +198,4 @@ def config_validate(obj: Context) -> None:
         click.echo(f"  vendor {name}: {cls}")
 
 
-COMMANDS = (record, ledger, index, scan, config)
+COMMANDS = (record, ledger, index, config)

@@ -64,9 +64,16 @@ class Admission:
 
     @classmethod
     def of(cls, settings: Settings, purpose: str) -> Admission:
-        return cls(
-            Policy(settings, str(settings.config_path or "no config file")), check_purpose(purpose)
-        )
+        """The rules for ``purpose``; ``ConfigError`` when no rule names it: a policy gate
+        without a rule would pass everything."""
+        where = str(settings.config_path or "no config file")
+        admission = cls(Policy(settings, where), check_purpose(purpose))
+        if not admission.policy.dataset_rules(purpose):
+            raise ConfigError(
+                f"--policy {purpose}: no [[rules]] entry lists {purpose!r} in its datasets "
+                f"({where}); add one, e.g. datasets = [\"{purpose}\"]"
+            )
+        return admission
 
     def hunts(self, vendor: str) -> bool:
         return vendor in hunted(self.policy, self.purpose, [vendor])

@@ -20,9 +20,9 @@ from pathlib import Path
 from distillguard.errors import InputError
 from distillguard.index.store import Index
 from distillguard.model import Finding, Match
-from distillguard.scan.inputs import Document, Skipped, Unit, read_units
+from distillguard.scan.fields import by_field
+from distillguard.scan.formats import Document, Fields, Sink, Skipped, Unit, format_of
 from distillguard.scan.matcher import Matcher, MatchParams
-from distillguard.scan.outputs import UnitWriter
 
 BATCH_BYTES = 4 << 20
 Progress = Callable[[int], None]
@@ -36,8 +36,7 @@ class ScanJob:
     index_root: Path
     out_dir: Path
     vendors: frozenset[str]
-    text_field: str = "text"
-    id_field: str | None = None
+    fields: Fields = field(default_factory=Fields)
     params: MatchParams = field(default_factory=MatchParams)
 
 
@@ -69,13 +68,13 @@ class _Writers:
         self.out_dir = out_dir
         self.tally = tally
         self.progress = progress
-        self.open: dict[Unit, UnitWriter] = {}
+        self.open: dict[Unit, Sink] = {}
         self.seen: set[Unit] = set()
 
     def write(self, unit: Unit, doc: Document, quarantined: bool) -> None:
         writer = self.open.get(unit)
         if writer is None:
-            writer = self.open[unit] = UnitWriter(unit, self.out_dir)
+            writer = self.open[unit] = format_of(unit).sink(unit, self.out_dir)
             self.seen.add(unit)
         writer.write(doc, quarantined)
 
@@ -84,7 +83,7 @@ class _Writers:
         for unit in [u for u in self.open if u != keep]:
             self._close(unit, self.open.pop(unit))
 
-    def _close(self, unit: Unit, writer: UnitWriter) -> None:
+    def _close(self, unit: Unit, writer: Sink) -> None:
         try:
             writer.close()
         except InputError as exc:
@@ -97,10 +96,18 @@ class _Writers:
         self.close_all_but(None)
         for unit in units:
             if unit not in self.seen:
-                if unit.kind != "file":
-                    self._close(unit, UnitWriter(unit, self.out_dir))
+                fmt = format_of(unit)
+                if fmt.records:
+                    self._close(unit, fmt.sink(unit, self.out_dir))
                 elif self.progress:
                     self.progress(unit.size)
+
+
+def read_units(units: Sequence[Unit], fields: Fields) -> Iterator[tuple[Unit, Document | Skipped]]:
+    """Every document (or skipped entry) of the units, in order, tagged by unit."""
+    for unit in units:
+        for item in format_of(unit).read(unit, fields):
+            yield unit, item
 
 
 def _batches(items: Iterator[tuple[Unit, Document | Skipped]], tally: Tally) -> Iterator[Batch]:
@@ -145,9 +152,11 @@ def _record(tally: Tally, writers: _Writers, batch: Batch, found: list[list[Matc
     for (unit, doc), matches in zip(batch, found, strict=True):
         writers.write(unit, doc, bool(matches))
         tally.documents += 1
-        tally.bytes += len(doc.raw) if isinstance(doc.raw, bytes) else len(doc.text.encode())
+        tally.bytes += doc.size()
         if matches:
             tally.flagged += 1
+            if doc.fields is not None:
+                matches = by_field(matches, doc.fields, len(doc.text))
             tally.findings.append(Finding(doc.doc, tuple(matches)))
     writers.close_all_but(batch[-1][0])
 
@@ -170,7 +179,7 @@ def run(
     """Scan all units; documents, findings and outputs keep the input order."""
     tally = Tally()
     writers = _Writers(job.out_dir, tally, progress)
-    items = read_units(units, text_field=job.text_field, id_field=job.id_field)
+    items = read_units(units, job.fields)
     batches = _batches(items, tally)
     with _old_objects_frozen():
         _scan(job, batches, workers, tally, writers, units)

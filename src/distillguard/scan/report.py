@@ -7,26 +7,28 @@ from typing import Any
 
 import orjson
 
-from distillguard.model import Finding
+from distillguard.model import Finding, Match
 from distillguard.scan.engine import Tally
-from distillguard.scan.outputs import REPORT
+from distillguard.scan.outdir import REPORT
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
-    return {
-        "doc": finding.doc,
-        "matches": [
-            {
-                "output_id": m.output_id,
-                "vendor": m.vendor,
-                "model": m.model,
-                "containment": m.containment,
-                "spans": [list(span) for span in m.spans],
-                "fingerprints": m.matched,
-            }
-            for m in finding.matches
-        ],
+    return {"doc": finding.doc, "matches": [match_json(m) for m in finding.matches]}
+
+
+def match_json(m: Match) -> dict[str, Any]:
+    """One match; ``field`` only when the document was gathered from a record's strings."""
+    out: dict[str, Any] = {
+        "output_id": m.output_id,
+        "vendor": m.vendor,
+        "model": m.model,
+        "containment": m.containment,
+        "spans": [list(span) for span in m.spans],
+        "fingerprints": m.matched,
     }
+    if m.field is not None:
+        out["field"] = m.field
+    return out
 
 
 def report_json(tally: Tally, seconds: float, extra: dict[str, Any]) -> dict[str, Any]:

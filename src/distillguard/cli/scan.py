@@ -1,0 +1,162 @@
+"""``distillguard scan``: find recorded outputs in datasets, split them, report, gate."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from distillguard.cli._app import Context, err_console, progress
+from distillguard.cli.core import update_index
+from distillguard.index.store import Manifest
+from distillguard.policy.dataset import Admission
+from distillguard.scan.engine import ScanJob, Tally, default_workers, run
+from distillguard.scan.formats import Fields
+from distillguard.scan.gate import coverage, unchecked
+from distillguard.scan.matcher import MatchParams
+from distillguard.scan.outdir import prepare_out_dir
+from distillguard.scan.plan import plan
+from distillguard.scan.report import report_json, write_report
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output dir.")
+@click.option(
+    "--text-field",
+    default=None,
+    help="Text field or path of records (a.b, messages[].content). "
+    "Default: 'text', else every text of a known chat shape.",
+)
+@click.option("--id-field", default=None, help="Id field of records (names documents).")
+@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
+@click.option("--fail-on-findings", is_flag=True, help="Exit 1 when anything is flagged.")
+@click.option(
+    "--allow-skipped",
+    is_flag=True,
+    help="Let a gate (--fail-on-findings, --policy) pass although some inputs were skipped.",
+)
+@click.option(
+    "--min-containment",
+    type=float,
+    default=MatchParams.min_containment,
+    show_default=True,
+    help="Share of an output's fingerprints needed to flag.",
+)
+@click.option("--all-vendors", is_flag=True, help="Hunt internal vendors' outputs too.")
+@click.option(
+    "--policy",
+    "purpose",
+    help="Apply the dataset rules for this purpose (training, ...); exit 1 on a violation.",
+)
+@click.pass_obj
+def scan(
+    obj: Context,
+    paths: tuple[str, ...],
+    out: str,
+    text_field: str | None,
+    id_field: str | None,
+    workers: int | None,
+    fail_on_findings: bool,
+    allow_skipped: bool,
+    min_containment: float,
+    all_vendors: bool,
+    purpose: str | None,
+) -> None:
+    """Find recorded outputs in PATHs; split them into clean/ and quarantine/ under --out.
+
+    As a gate (--fail-on-findings, --policy) it fails closed: exit 1 on findings or a
+    violation; exit 2 when it read no document, skipped inputs (unless --allow-skipped) or had
+    no outputs to match against.
+    """
+    started = time.perf_counter()
+    admission = Admission.of(obj.settings, purpose) if purpose else None
+    out_dir = Path(out)
+    workers = workers or default_workers()
+    units, skipped = plan(list(paths), exclude=out_dir)
+    update_index(obj, workers, for_reading=True)
+    manifest = Manifest.read(obj.settings.index_dir)
+    vendors = frozenset(
+        v
+        for v in manifest.vendors
+        if all_vendors or obj.settings.is_external(v) or (admission and admission.hunts(v))
+    )
+    prepare_out_dir(out_dir)
+    params = MatchParams(min_containment=min_containment)
+    job = ScanJob(obj.settings.index_dir, out_dir, vendors, Fields(text_field, id_field), params)
+    with progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
+        tally = run(job, units, workers, advance)
+    tally.skipped[:0] = skipped
+    seconds = time.perf_counter() - started
+    gated = fail_on_findings or admission is not None
+    reasons = unchecked(
+        coverage(tally, len(vendors), manifest.outputs), allow_skipped=allow_skipped
+    )
+    extra: dict[str, object] = {
+        "index": {"outputs": manifest.outputs, "fingerprint_config": manifest.fp_config},
+        "vendors": sorted(vendors),
+        "workers": workers,
+        "unchecked": reasons,
+    }
+    violations = admission.violations(tally.findings) if admission else []
+    if admission:
+        extra["policy"] = admission.as_json(violations)
+    path = write_report(out_dir, report_json(tally, seconds, extra))
+    _summary(tally, seconds, path)
+    if admission:
+        for line in map(admission.describe, violations):
+            err_console().print(f"[red]violation[/red] {escape(line)}", highlight=False)
+    _exit(gated, violations or (fail_on_findings and tally.flagged), reasons)
+
+
+def _exit(gated: bool, failed: object, reasons: list[str]) -> None:
+    """Exit 1 on findings/violations of a gate; 2 when a gate checked too little; else 0
+    (a plain scan only warns)."""
+    label = "[red]gate failed:[/red]" if gated else "[yellow]warning:[/yellow]"
+    for reason in reasons:
+        err_console().print(f"{label} {escape(reason)}", highlight=False)
+    if gated and failed:
+        sys.exit(1)
+    if gated and reasons:
+        sys.exit(2)
+
+
+def _summary(tally: Tally, seconds: float, report: Path) -> None:
+    console = Console()
+    mb = tally.bytes / 1e6
+    console.print(
+        f"scanned {tally.documents} documents ({mb:.1f} MB) in {seconds:.1f}s "
+        f"({mb / max(seconds, 1e-9):.1f} MB/s): [bold]{tally.flagged} flagged[/bold], "
+        f"{len(tally.skipped)} skipped",
+        highlight=False,
+    )
+    if tally.findings:
+        _findings_table(console, tally)
+    for item in tally.skipped[:5]:
+        console.print(f"skipped {item.path}: {item.reason}", highlight=False)
+    if len(tally.skipped) > 5:
+        console.print(f"... and {len(tally.skipped) - 5} more skipped", highlight=False)
+    console.print(f"report: {report}", highlight=False)
+
+
+def _findings_table(console: Console, tally: Tally) -> None:
+    table = Table(box=None)
+    for name in ("document", "output", "vendor/model", "containment"):
+        table.add_column(name, overflow="fold")
+    for finding in tally.findings[:10]:
+        best = finding.matches[0]
+        where = finding.doc + (f" [{best.field}]" if best.field else "")
+        table.add_row(
+            escape(where), best.output_id, f"{best.vendor}/{best.model}", f"{best.containment:.2f}"
+        )
+    console.print(table)
+    if len(tally.findings) > 10:
+        console.print(f"... and {len(tally.findings) - 10} more")
+
+
+COMMANDS = (scan,)
