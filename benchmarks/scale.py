@@ -13,7 +13,10 @@ Then, each step as the user runs it (the CLI, in its own process, timed with /us
 3. ``distillguard scan`` of a JSONL corpus (real source files, some carrying an output,
    verbatim or edited) on 1 worker and on all cores: throughput end to end (reading, matching,
    writing clean/quarantine) and peak RSS, memory-mapped index pages included (target: < 2 GB).
-4. the same corpus as a directory of files, to show the per-file cost of this disk.
+4. the same corpus as a directory of files, to show the per-file cost of this disk;
+5. the same corpus as chat/SFT records (each text the assistant turn of a three-message
+   ``messages`` list, no ``text`` field), on 1 worker, ``--repeats`` times: what reading chats
+   costs against plain JSONL of the same texts (target: within 20%), and the same findings.
 """
 
 from __future__ import annotations
@@ -212,6 +215,40 @@ def explode(corpus: Path, target: Path) -> None:
             name.write_text(rec["text"], encoding="utf-8")
 
 
+CHAT_PROMPT = [
+    {"role": "system", "content": "You are a coding assistant."},
+    {"role": "user", "content": "Show me the whole file, please."},
+]
+
+
+def chatify(corpus: Path, target: Path) -> None:
+    """The JSONL corpus as chat records: the same ids and texts, each in an assistant turn."""
+    with corpus.open() as src, target.open("w") as dst:
+        for line in src:
+            rec = json.loads(line)
+            turns = [*CHAT_PROMPT, {"role": "assistant", "content": rec["text"]}]
+            dst.write(json.dumps({"id": rec["id"], "messages": turns}) + "\n")
+
+
+def chat_step(corpus: Path, work: Path, env: dict, repeats: int, plain: dict) -> dict:
+    """Scan the chat form of the corpus on one worker; compare with the plain JSONL scan."""
+    chats = corpus.parent / "chat.jsonl"
+    chatify(corpus, chats)
+    out = work / "scan-chat"
+    step = median_scan([scan_step(chats, out, 1, env, True) for _ in range(repeats)])
+    found = {f["doc"] for f in json.loads((out / "report.json").read_text())["findings"]}
+    plain_found = {
+        f["doc"] for f in json.loads((work / "scan-1" / "report.json").read_text())["findings"]
+    }
+    same_texts_s = plain["report_seconds"]
+    step.update(
+        same_findings_as_plain=found == plain_found,
+        plain_report_seconds=same_texts_s,
+        seconds_vs_plain=round(step["report_seconds"] / same_texts_s, 3),
+    )
+    return step
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--outputs", type=int, default=1_000_000)
@@ -279,6 +316,7 @@ def main() -> None:
         step["planted_found"] = len(found & set(truth))
         step["other_flagged"] = len(found - set(truth))
         results["scan"].append(step)
+    results["scan_chat"] = chat_step(corpus, work, env, args.repeats, results["scan"][0])
     explode(corpus, work / "files")
     results["scan_files"] = scan_step(work / "files", work / "scan-files", 1, env, id_field=False)
     args.out.parent.mkdir(parents=True, exist_ok=True)

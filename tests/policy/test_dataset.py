@@ -80,11 +80,13 @@ def test_internal_vendors_named_by_a_rule_are_hunted(dataset: Path, tmp_path: Pa
     assert "metacode" in report["vendors"]
 
 
-def test_a_purpose_without_rules_passes_and_a_bad_one_is_refused(
+def test_a_purpose_without_rules_and_a_bad_one_are_usage_errors(
     dataset: Path, tmp_path: Path
 ) -> None:
+    # A policy gate with no rule for its purpose would pass anything: refused before reading.
     result = scan("code-analysis", tmp_path / "out")
-    assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "out" / "report.json").read_text())["policy"]["violations"] == []
+    assert result.exit_code == 2, result.output
+    assert "no [[rules]] entry lists 'code-analysis'" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
     bad = scan("trainnig", tmp_path / "out2")
     assert bad.exit_code == 2 and "a dataset purpose is one of" in bad.output

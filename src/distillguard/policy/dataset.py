@@ -26,6 +26,7 @@ class DatasetViolation:
     output_id: str
     containment: float
     spans: tuple[tuple[int, int], ...]
+    field: str | None = None
 
 
 def check_purpose(purpose: str) -> str:
@@ -47,7 +48,9 @@ def dataset_violations(
 ) -> list[DatasetViolation]:
     rules = policy.dataset_rules(purpose)
     return [
-        DatasetViolation(rule.id, f.doc, m.vendor, m.model, m.output_id, m.containment, m.spans)
+        DatasetViolation(
+            rule.id, f.doc, m.vendor, m.model, m.output_id, m.containment, m.spans, m.field
+        )
         for f in findings
         for m in f.matches
         for rule in rules
@@ -71,7 +74,7 @@ class Admission:
         if not admission.policy.dataset_rules(purpose):
             raise ConfigError(
                 f"--policy {purpose}: no [[rules]] entry lists {purpose!r} in its datasets "
-                f"({where}); add one, e.g. datasets = [\"{purpose}\"]"
+                f'({where}); add one, e.g. datasets = ["{purpose}"]'
             )
         return admission
 
@@ -90,4 +93,5 @@ class Admission:
 
     def describe(self, v: DatasetViolation) -> str:
         who = f"{v.vendor}/{v.model} ({v.output_id})"
-        return f"{v.doc}: [{v.rule_id}] {who} is not allowed in {self.purpose} data"
+        where = f"{v.doc} [{v.field}]" if v.field else v.doc
+        return f"{where}: [{v.rule_id}] {who} is not allowed in {self.purpose} data"

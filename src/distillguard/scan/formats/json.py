@@ -1,6 +1,6 @@
 """JSON files (``.json``, optionally compressed): an array of records, one record, or text.
 
-- A top-level array of objects: every object is a record (see :mod:`records` for its text),
+- A top-level array holding objects: every object is a record (see :mod:`records` for its text),
   named ``PATH:i`` (0-based index) or by its id field; an item that is not an object is skipped
   with that reason. Written back as JSON arrays of the records on each side, one record a line,
   each re-serialized by orjson (values and key order kept, whitespace not); an array whose
@@ -76,7 +76,7 @@ def _documents(
         value = orjson.loads(content)
     except orjson.JSONDecodeError:
         value = None  # not JSON after all (comments, a template): read as text
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value[:1]):
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
         yield from _array(unit.path, value, fields)
         return
     if isinstance(value, dict):

@@ -7,12 +7,13 @@ checks UTF-8 itself; about 3x the standard library); a line it refuses is explai
 before the break are documents and a last ``Skipped`` for the file says where.
 
 Writing: a line is written unchanged (never re-serialized), ending in ``\\n``, compressed like
-its input at the codec's fastest level. Compressing is the dearest step of a scan, so the clean
-lines of a compressed input are *held*, not compressed, while they are exactly the input's lines
-from the first, none left out: if the input ends there, intact, the clean output is a copy of
-the input file. The first gap starts the compressed stream with what was held. What is held
-stays in memory up to ``HOLD_BYTES`` and is then spilled, uncompressed, to a temporary file
-beside the output; the input is decompressed once.
+its input at the codec's fastest level (an input copied whole keeps its own bytes).
+Compressing is the dearest step of a scan, so the clean lines of a compressed input are
+*held*, not compressed, while they are exactly the input's lines from the first, none left
+out: if the input ends there, intact, the clean output is a copy of the input file. The first
+gap starts the compressed stream with what was held. What is held stays in memory up to
+``HOLD_BYTES`` and is then spilled, uncompressed, to a temporary file beside the output; the
+input is decompressed once.
 """
 
 from __future__ import annotations
@@ -185,6 +186,9 @@ class _Held:
         self._spill.write(b"\n".join(self._lines))
         self._lines, self._size = [], 0
 
+    def empty(self) -> bool:
+        return self._spill is None and not self._lines
+
     def pour(self, stream: LineStream) -> None:
         """Write everything held to ``stream``, in order."""
         if self._spill is not None:
@@ -236,7 +240,7 @@ class _JsonlSink:
     def _release(self) -> None:
         """Stop holding: the clean output is no copy of the input; write what was held."""
         held, self._held = self._held, None
-        if held is not None:
+        if held is not None and not held.empty():
             held.pour(self._stream(CLEAN))
 
     def close(self) -> None:
@@ -247,7 +251,8 @@ class _JsonlSink:
                 copy_file(self._unit.path, self._out_dir / CLEAN / self._unit.out_rel)
             else:
                 self._release()
-                self._stream(CLEAN)  # a record file without documents is still a clean output
+                if not self._streams:
+                    self._stream(CLEAN)  # a record file without documents: still a clean output
         finally:
             streams, self._streams = list(self._streams.values()), {}
             for stream in streams:

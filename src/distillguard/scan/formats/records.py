@@ -57,6 +57,10 @@ STRUCTURAL = frozenset(
         "finish_reason", "stop_reason", "media_type", "mime_type", "mimeType", "detail",
     }
 )  # fmt: skip
+# Keys of media parts that carry no ``type`` tag (Gemini's ``inline_data``, ``file_data``).
+MEDIA_KEYS = frozenset(
+    {"inline_data", "inlineData", "file_data", "fileData", "image_url", "input_audio"}
+)
 MEDIA_TYPES = frozenset(
     {"image", "image_url", "input_image", "audio", "input_audio", "file", "input_file",
      "document", "redacted_thinking"}
@@ -94,9 +98,11 @@ def record_parts(record: Mapping[str, Any], text_field: str | None) -> Parts | s
         return [("", value)]
     if text_field is None:
         if value is None:
-            return _chat(record)
+            return _chat(record, null_text=key in record)
         return f"'{key}' is a JSON {json_type(value)}, not a string"
-    return _at_path(record, text_field, value)
+    if key in record:
+        return _under_key(key, value)
+    return _at_path(record, text_field)
 
 
 def join(parts: Parts) -> tuple[str, tuple[tuple[str, int], ...] | None]:
@@ -123,11 +129,12 @@ def record_id(record: Mapping[str, Any], id_field: str) -> str | None:
 # --- chat shapes ----------------------------------------------------------------------------
 
 
-def _chat(record: Mapping[str, Any]) -> Parts | str:
+def _chat(record: Mapping[str, Any], *, null_text: bool) -> Parts | str:
     keys = set(record)
     if not any(anchor <= keys for anchor in CHAT_ANCHORS):
         shown = ", ".join(sorted(map(str, keys))[:8]) or "none"
-        return f"no '{DEFAULT_FIELD}' field and no known chat shape (keys: {shown})"
+        what = f"'{DEFAULT_FIELD}' is null" if null_text else f"no '{DEFAULT_FIELD}' field"
+        return f"{what} and no known chat shape (keys: {shown})"
     parts: Parts = []
     for key, value in record.items():
         if key in CHAT_KEYS:
@@ -149,7 +156,7 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
         if value.get("type") in MEDIA_TYPES:
             return
         for key, item in value.items():
-            if key in STRUCTURAL:
+            if key in STRUCTURAL or key in MEDIA_KEYS:
                 continue
             sub = f"{path}.{key}" if path else str(key)
             if key == "arguments" and isinstance(item, str):
@@ -175,18 +182,26 @@ def _arguments(text: str, path: str) -> Iterator[tuple[str, str]]:
 # --- paths ----------------------------------------------------------------------------------
 
 
-def _at_path(record: Mapping[str, Any], text_field: str, top: Any) -> Parts | str:
+def _under_key(key: str, value: Any) -> Parts | str:
+    """The text of a top-level key (a string was taken before): every string beneath it."""
+    if value is None:
+        return f"'{key}' is null"
+    if not isinstance(value, list | dict):
+        return f"'{key}' is a JSON {json_type(value)}, not a string"
+    parts = list(_strings(value, key))
+    return parts or f"no text at '{key}'"
+
+
+def _at_path(record: Mapping[str, Any], text_field: str) -> Parts | str:
     steps = _parse(text_field)
     if steps is None:
         return f"--text-field {text_field!r} is not a field path (a.b, messages[].content)"
-    if top is not None and not isinstance(top, list | dict) and steps == [(text_field, [])]:
-        return f"'{text_field}' is a JSON {json_type(top)}, not a string"
     parts: Parts = []
     for path, value in _resolve(record, steps, ""):
         parts.extend(_strings(value, path))
-    if not parts:
-        return f"no text at '{text_field}'"
-    return parts
+    if not parts and len(steps) == 1 and not steps[0][1]:
+        return f"no '{text_field}' field"
+    return parts or f"no text at '{text_field}'"
 
 
 def _parse(text_field: str) -> list[tuple[str, list[int | None]]] | None:
