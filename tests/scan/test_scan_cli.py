@@ -261,3 +261,36 @@ def test_policy_without_a_rule_for_the_purpose_is_a_usage_error(run, tmp_path: P
     )
     violated = run("scan", "ok.py", "--out", "out", "--policy", "training")
     assert violated.exit_code == 1 and "no-outside" in violated.output
+
+
+@pytest.mark.parametrize("name", ["set.arrow", "set.feather", "set.tsv", "set.json.gz"])
+def test_more_record_containers_from_the_command_line(run, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    import pyarrow.feather as feather
+
+    record(run)
+    rows = [{"id": "a", "text": HOST}, {"id": "b", "text": embed(PY_OUTPUT)[0]}]
+    path = tmp_path / name
+    table = pa.Table.from_pylist(rows)
+    if name.endswith(".arrow"):
+        with pa.ipc.new_file(path, table.schema) as writer:
+            writer.write_table(table)
+    elif name.endswith(".feather"):
+        feather.write_feather(table, path)
+    elif name.endswith(".tsv"):
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, ["id", "text"], dialect="excel-tab")
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_text(buf.getvalue())
+    else:
+        path.write_bytes(gzip.compress(json.dumps(rows).encode()))
+    result = run("scan", name, "--out", "out", "--id-field", "id", "--fail-on-findings")
+    assert result.exit_code == 1, result.output
+    rep = report(tmp_path)
+    assert rep["documents"] == 2 and rep["skipped"] == []
+    assert [f["doc"] for f in rep["findings"]] == ["b"]
+    assert (tmp_path / "out/clean" / name).exists() and (
+        tmp_path / "out/quarantine" / name
+    ).exists()
