@@ -134,6 +134,7 @@ class Fingerprinter:
                 self._seed,
                 np.uint64(CODE),
                 cfg.literal_strings,
+                cfg.v6,
                 self._scratch.tokens(_longest(batch.starts)),
                 out,
             )

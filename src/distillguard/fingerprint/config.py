@@ -20,7 +20,7 @@ class FingerprintConfig:
     settings it was built with, so an older index is still read with its own meaning.
     """
 
-    version: int = 5
+    version: int = 6
     code_k: int = 12
     code_w: int = 6
     text_k: int = 4
@@ -37,6 +37,11 @@ class FingerprintConfig:
     def literal_strings(self) -> bool:
         """One-line string literals are tokens of their contents (since version 5)."""
         return self.version >= 5
+
+    @property
+    def v6(self) -> bool:
+        """All-capitals keywords (SQL); ``-- `` and ``<!-- -->`` comments (since version 6)."""
+        return self.version >= 6
 
     @property
     def id(self) -> str:

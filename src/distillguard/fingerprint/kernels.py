@@ -6,8 +6,9 @@ Each kernel returns parallel arrays: ``hash`` (uint64), ``doc`` (int64), and the
 ``[start, end)`` of the k-gram that produced the fingerprint.
 
 Code channel (language-agnostic, edit-tolerant):
-- whitespace, comments (``#``, and in brace languages ``//`` and ``/* */``), ``,`` ``;`` ``\\``
-  are dropped, so reformatting and changed comments do not matter;
+- whitespace, comments (``#``, ``-- `` and ``<!-- -->``, and in brace languages ``//`` and
+  ``/* */``), ``,`` ``;`` ``\\`` are dropped, so reformatting and changed comments do not
+  matter (``-- `` and ``<!-- -->`` since fingerprint version 6: SQL, Lua, Haskell, HTML);
 - a one-line string literal is one token made of its contents (``'a'`` and ``"a"`` are the same
   token), so quoting does not matter but the text of messages, keys and names does: two
   functions stamped from one template with other strings share few k-grams; triple-quoted
@@ -15,9 +16,12 @@ Code channel (language-agnostic, edit-tolerant):
   docstrings do not matter (``literal_strings`` off, fingerprint versions < 5: every string is
   STR);
 - keywords, well-known builtins and names after a ``.`` (attributes, methods: API surface that
-  renaming locals leaves alone) keep their names; every other identifier becomes ID, tagged
-  with the distance to its previous use *inside the k-gram*, so consistent renaming does not
-  matter but data flow still does;
+  renaming locals leaves alone) keep their names; an all-capitals word whose lower case is a
+  keyword is that keyword (since version 6: case-insensitive languages write keywords in
+  capitals), so ``SELECT ... AND x IS NULL`` and ``select ... and x is null`` are the same
+  tokens (the words that are no keyword, like ``SELECT``, are renamed consistently); every
+  other identifier becomes ID, tagged with the distance to its previous use *inside the
+  k-gram*, so consistent renaming does not matter but data flow still does;
 - a k-gram that mostly repeats a pattern of up to three tokens (a table of strings, a list of
   names) is no evidence and never becomes a fingerprint.
 Text channel: words (letters, digits, ``_``, marks), NFKC-normalized and lowercased through a
@@ -151,6 +155,30 @@ def _skip_block_comment(buf: np.ndarray, i: int, e: int) -> int:
 
 
 @nb.njit(cache=True)
+def _dash_comment(buf: np.ndarray, s: int, i: int, e: int) -> bool:
+    """``-- `` after a line start or a space: a SQL/Lua/Haskell line comment (``i--``,
+    ``--flag`` and ``a--b`` are not)."""
+    if i + 1 >= e or buf[i + 1] != 45:
+        return False
+    before = i == s or buf[i - 1] == 32 or buf[i - 1] == 9 or buf[i - 1] == 10
+    after = i + 2 >= e or buf[i + 2] == 32 or buf[i + 2] == 9 or buf[i + 2] == 10
+    return before and (after or buf[i + 2] == 13)
+
+
+@nb.njit(cache=True)
+def _markup_comment(buf: np.ndarray, i: int, e: int) -> bool:
+    return i + 3 < e and buf[i + 1] == 33 and buf[i + 2] == 45 and buf[i + 3] == 45
+
+
+@nb.njit(cache=True)
+def _skip_markup_comment(buf: np.ndarray, i: int, e: int) -> int:
+    i += 4
+    while i + 2 < e and not (buf[i] == 45 and buf[i + 1] == 45 and buf[i + 2] == 62):
+        i += 1
+    return min(i + 3, e)
+
+
+@nb.njit(cache=True)
 def _string_end(buf: np.ndarray, i: int, e: int) -> int:
     """End (exclusive) of the string literal opening at ``i``, or -1 if it is not one."""
     q = buf[i]
@@ -222,8 +250,11 @@ def _code_tokens(
     seen_gen: np.ndarray,
     gen: int,
     literal_strings: bool,
+    v6: bool,
 ) -> int:
     """Tokenize one document into ``val/ref/tstart/tend`` from index 0; returns the count.
+
+    ``v6``: all-capitals keywords, ``-- `` and ``<!-- -->`` comments (version 6).
 
     For an identifier, ``ref`` is the distance back to its previous use (0: none) and
     ``nxt[prev]`` points forward to it; other tokens have ``ref = -1``.
@@ -240,16 +271,21 @@ def _code_tokens(
             continue
         if kind & IDENT_START:
             h = (FNV_OFFSET ^ np.uint64(c)) * FNV_PRIME
+            lower = 97 <= c <= 122
             j = i + 1
             while j < e and _is_ident_char(buf[j]):
                 h = (h ^ np.uint64(buf[j])) * FNV_PRIME
+                lower = lower or 97 <= buf[j] <= 122
                 j += 1
             if j < e and (buf[j] == 34 or buf[j] == 39) and _is_string_prefix(buf, i, j):
                 i = j
                 continue
             after_dot = n > 0 and val[n - 1] == DOT_TOKEN and ref[n - 1] == NOT_IDENT
-            if after_dot or _in_table(keywords, h):
-                val[n] = h
+            word = h
+            if v6 and not after_dot and not lower and j - i > 1 and not _in_table(keywords, h):
+                word = _fnv(buf, i, j, True)  # SQL's capitals: AND, NULL, IS are and, null, is
+            if after_dot or _in_table(keywords, word):
+                val[n] = word
                 ref[n] = NOT_IDENT
             else:
                 slot = np.int64(h & np.uint64(mask))
@@ -282,6 +318,12 @@ def _code_tokens(
             continue
         if c == 35:
             i = _skip_line(buf, i, e)
+            continue
+        if c == 45 and v6 and _dash_comment(buf, s, i, e):
+            i = _skip_line(buf, i, e)
+            continue
+        if c == 60 and v6 and _markup_comment(buf, i, e):
+            i = _skip_markup_comment(buf, i, e)
             continue
         if c == 47 and braces and i + 1 < e and buf[i + 1] == 47:
             i = _skip_line(buf, i, e)
@@ -576,11 +618,12 @@ def _emit(
 
 
 @nb.njit(cache=True)
-def fingerprint_code(buf, starts, keywords, k, w, seed, channel, literal_strings, tok, out):  # type: ignore[no-untyped-def]
+def fingerprint_code(buf, starts, keywords, k, w, seed, channel, literal_strings, v6, tok, out):  # type: ignore[no-untyped-def]
     """Code-channel fingerprints of every document in the batch; returns their count.
 
     Spans are byte offsets relative to each document's start. ``literal_strings``: one-line
-    string literals are tokens of their contents (else every string is STR).
+    string literals are tokens of their contents (else every string is STR). ``v6``: all-capitals
+    keywords (``AND`` is ``and``), ``-- `` and ``<!-- -->`` comments.
 
     ``tok`` is scratch (uint64 ``val``/``hashes`` and int64 ``ref``/``nxt``/``tstart``/``tend``/
     ``picks``, each at least the longest document's length + 1) and ``out`` the result arrays
@@ -608,6 +651,7 @@ def fingerprint_code(buf, starts, keywords, k, w, seed, channel, literal_strings
             seen_gen,
             d + 1,
             literal_strings,
+            v6,
         )
         m = _kgram_hashes(val, ref, nxt, n, k, seed, channel, hashes)
         _mark_repetitive(val, m, k, hashes)

@@ -164,10 +164,16 @@ def _drain(item: tuple, collector: _Collector, progress: Progress) -> None:  # t
 def read_background(paths: Sequence[str]) -> list[str]:
     """Texts of a background corpus: every readable UTF-8 file under the paths.
 
-    The license notices bundled with distillguard (Apache, MIT, BSD, GPL, MPL) always come
-    first: a shared license header is never evidence.
+    What is bundled with distillguard always comes first: license notices (Apache, MIT, BSD,
+    GPL, MPL) and common infrastructure files as everyone writes them (Dockerfiles on the usual
+    base images, CI workflows, compose files, ``pyproject.toml``/``package.json``/``tsconfig``
+    skeletons, argparse ``main`` blocks, a React component, an Express server): a shared
+    license header or a standard Dockerfile is never evidence of a copy.
     """
-    texts = [resources.files("distillguard.index").joinpath("boilerplate.txt").read_text("utf-8")]
+    package = resources.files("distillguard.index")
+    texts = [package.joinpath("boilerplate.txt").read_text("utf-8")]
+    bundled = package.joinpath("background")
+    texts += [f.read_text("utf-8") for f in sorted(bundled.iterdir(), key=lambda f: f.name)]
     for raw in paths:
         path = Path(raw)
         if not path.exists():

@@ -1,8 +1,12 @@
 """Fingerprint sets of recorded outputs: what the index stores for each output.
 
 An output's set is the fingerprints of what the model *added*: its code segments in the code
-channel, its prose in the text channel, minus every fingerprint that also occurs in the request
-it was given (in either channel), so quoted context is never attributed to the vendor.
+channel, its prose (and the prose inside its code) in the text channel, minus every fingerprint
+that also occurs in the request it was given (in either channel), so quoted context is never
+attributed to the vendor. What was added is measured in bytes, not k-grams: a fingerprint
+whose k-gram is mostly quoted context (one changed line inside an ``Edit``'s unchanged
+lines) is not the model's, and a paragraph that quotes its request and adds only a few lines
+of its own is no evidence at all.
 Ambiguous segments go in both channels. A hash's lowest bit names its channel.
 """
 
@@ -19,9 +23,19 @@ from distillguard.fingerprint import (
     EncodedBatch,
     FingerprintConfig,
     Fingerprinter,
+    Prints,
     split_segments,
 )
 from distillguard.model import NewOutput
+
+# A fingerprint is the model's when at least this share of its bytes is not quoted from the
+# request: a k-gram belongs to whichever side owns most of it.
+MIN_ADDED_SHARE = 0.5
+# A paragraph of an output that quotes its request and adds fewer lines or bytes than these of
+# its own (a changed line or three inside quoted context) is never evidence: the scan's
+# minimum evidence is 100 characters, and a few lines in the company's file are not a copy.
+MIN_ADDED_LINES = 4
+MIN_ADDED_BYTES = 100
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,106 @@ def _pairs_of(
     return prints.hash, np.asarray(owners, dtype=np.int64)[prints.doc]
 
 
+def _added_pairs(
+    fp: Fingerprinter,
+    pieces: list[str],
+    owners: list[int],
+    channel: int,
+    requests: Sequence[str | None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fingerprints of ``pieces`` that are mostly what the model added (see
+    :func:`novel_share`), with their owners."""
+    if not pieces:
+        return np.empty(0, np.uint64), np.empty(0, np.int64)
+    batch = EncodedBatch(pieces)
+    prints = fp.code(batch) if channel == CODE else fp.text(batch)
+    owner = np.asarray(owners, dtype=np.int64)
+    keep = np.ones(len(prints), dtype=bool)
+    if any(requests[o] for o in set(owners)):
+        keep = _mostly_added(fp, batch, prints, owner, channel, requests)
+    return prints.hash[keep], owner[prints.doc[keep]]
+
+
+def _mostly_added(
+    fp: Fingerprinter,
+    batch: EncodedBatch,
+    prints: Prints,
+    owner: np.ndarray,
+    channel: int,
+    requests: Sequence[str | None],
+) -> np.ndarray:
+    """Which fingerprints are the model's: at least ``MIN_ADDED_SHARE`` of their bytes are
+    not quoted from the request, and they do not start in a paragraph that quotes the request
+    and adds too little of its own (:func:`_trivial_paragraphs`).
+
+    Only what the model added is its output: a k-gram that straddles one changed line inside
+    quoted context is mostly the company's own code, and a change of a line or two inside
+    quoted context is no evidence, however long the lines around it."""
+    quoted = _quoted_bytes(fp, batch, owner, channel, requests)
+    before = np.concatenate([[0], np.cumsum(quoted)])
+    lo = batch.starts[prints.doc] + prints.start
+    hi = batch.starts[prints.doc] + prints.end
+    added = (hi - lo) - (before[hi] - before[lo])
+    keep: np.ndarray = added >= MIN_ADDED_SHARE * (hi - lo)
+    paragraph, trivial = _trivial_paragraphs(batch, quoted)
+    if lo.shape[0]:
+        keep &= ~trivial[paragraph[lo]]
+    return keep
+
+
+def _trivial_paragraphs(batch: EncodedBatch, quoted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each byte's paragraph (blank-line separated, never across pieces), and which paragraphs
+    quote the request yet add fewer than ``MIN_ADDED_LINES`` lines or ``MIN_ADDED_BYTES``
+    bytes of their own (a line is added when most of its visible bytes are not quoted)."""
+    buf = batch.buf
+    size = buf.shape[0]
+    starts_line = np.zeros(size, dtype=bool)
+    starts_line[1:] = buf[:-1] == 10
+    starts_line[batch.starts[:-1][batch.starts[:-1] < size]] = True
+    line = np.cumsum(starts_line) - 1
+    visible = ~np.isin(buf, np.array([9, 10, 13, 32], dtype=np.uint8))
+    lines = int(line[-1]) + 1 if size else 0
+    shown = np.bincount(line, weights=visible, minlength=lines)
+    novel = np.bincount(line, weights=visible & (quoted == 0), minlength=lines)
+    cited = np.bincount(line, weights=quoted, minlength=lines)
+    piece_start = np.zeros(lines, dtype=bool)
+    piece_start[line[batch.starts[:-1][batch.starts[:-1] < size]]] = True
+    new_para = piece_start.copy()
+    new_para[1:] |= shown[:-1] == 0
+    para_of_line = np.cumsum(new_para) - 1
+    paras = int(para_of_line[-1]) + 1 if lines else 0
+    added_line = (shown > 0) & (novel * 2 > shown)
+    added_lines = np.bincount(para_of_line, weights=added_line, minlength=paras)
+    added_bytes = np.bincount(para_of_line, weights=novel, minlength=paras)
+    quotes = np.bincount(para_of_line, weights=cited, minlength=paras) > 0
+    trivial = quotes & ((added_lines < MIN_ADDED_LINES) | (added_bytes < MIN_ADDED_BYTES))
+    return para_of_line[line], trivial
+
+
+def _quoted_bytes(
+    fp: Fingerprinter,
+    batch: EncodedBatch,
+    owner: np.ndarray,
+    channel: int,
+    requests: Sequence[str | None],
+) -> np.ndarray:
+    """1 for every byte of the pieces that lies in a k-gram also found in the piece's request
+    (every k-gram, not only the winnowed ones), else 0."""
+    dense = Fingerprinter(replace(fp.config, code_w=1, text_w=1))
+    every = dense.code(batch) if channel == CODE else dense.text(batch)
+    asked = sorted({int(o) for o in owner.tolist() if requests[int(o)]})
+    req = dense.of_texts([requests[o] or "" for o in asked], channel)
+    req_keys = _pair_keys(req.hash, np.asarray(asked, dtype=np.int64)[req.doc])
+    hit = np.isin(_pair_keys(every.hash, owner[every.doc]), req_keys)
+    size = int(batch.starts[-1])
+    marks = np.zeros(size + 1, dtype=np.int64)
+    base = batch.starts[every.doc[hit]]
+    np.add.at(marks, base + every.start[hit], 1)
+    np.add.at(marks, base + every.end[hit], -1)
+    covered: np.ndarray = (np.cumsum(marks[:size]) > 0).astype(np.int64)
+    return covered
+
+
 def _unique_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _, first = np.unique(_pair_keys(hashes, owners), return_index=True)
     return hashes[first], owners[first]
@@ -66,7 +180,7 @@ def output_sets(
             target = code if channel == CODE else prose
             target[0].append(segment)
             target[1].append(i)
-    parts = [_pairs_of(fp, *code, CODE), _pairs_of(fp, *prose, TEXT)]
+    parts = [_added_pairs(fp, *code, CODE, requests), _added_pairs(fp, *prose, TEXT, requests)]
     hashes = np.concatenate([p[0] for p in parts])
     owners = np.concatenate([p[1] for p in parts])
     hashes, owners = _unique_pairs(hashes, owners)

@@ -1,0 +1,216 @@
+"""Detection where assistants' answers really end up: SQL in any keyword case, prose inside
+code, and an agent's small edit inside the company's own quoted code."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from distillguard.fingerprint import EncodedBatch, FingerprintConfig, Fingerprinter
+from distillguard.fingerprint.normalize import code_prose, split_segments
+from distillguard.index.build import IndexBuilder
+from distillguard.index.sets import output_sets
+from distillguard.index.store import Index
+from distillguard.ledger import Ledger
+from distillguard.model import Match, NewOutput
+from distillguard.scan.formats import csv as company_module
+from distillguard.scan.matcher import Matcher
+
+SQL = """SELECT u.name, COUNT(o.id) AS order_count, SUM(o.total) AS revenue
+FROM users u
+LEFT JOIN orders o ON o.user_id = u.id AND o.status IS NOT NULL
+WHERE u.active = TRUE AND o.created_at > NOW() - INTERVAL '30 days'
+GROUP BY u.name
+HAVING COUNT(o.id) > 5 OR SUM(o.total) IS NULL
+ORDER BY revenue DESC
+LIMIT 100;
+"""
+SQL_WORDS = ("SELECT", "FROM", "LEFT JOIN", " ON ", "WHERE", " AND ", " IS NOT NULL", "TRUE",
+             "NOW", "INTERVAL", "GROUP BY", "HAVING", " OR ", " IS NULL", "ORDER BY", "DESC",
+             "LIMIT", " AS ", "COUNT", "SUM")  # fmt: skip
+
+DOCSTRING_HEAVY = '''def rebalance_shards(shards, target, *, dry_run=False):
+    """Move keys between shards until every shard holds close to ``target`` keys.
+
+    The shards are visited from the fullest to the emptiest. Keys are taken from the tail of an
+    overfull shard and appended to the emptiest shard that still has room, so the relative
+    order of keys inside a shard never changes and a reader that scans a shard front to back
+    sees every key it saw before, exactly once.
+
+    With ``dry_run`` nothing is moved: the planned moves are returned so an operator can review
+    them first. The plan is deterministic for a given input, which makes it safe to compute on
+    one host and apply on another.
+    """
+    plan = []
+    for src in sorted(shards, key=len, reverse=True):
+        while len(src) > target:
+            dst = min(shards, key=len)
+            plan.append((src, dst, src[-1]))
+            if not dry_run:
+                dst.append(src.pop())
+    return plan
+'''
+
+
+def lowercase_keywords(sql: str) -> str:
+    for word in SQL_WORDS:
+        sql = sql.replace(word, word.lower())
+    return sql
+
+
+def code_prints(text: str, version: int = FingerprintConfig().version) -> set[int]:
+    fp = Fingerprinter(FingerprintConfig(version=version))
+    return set(fp.code(EncodedBatch([text])).hash.tolist())
+
+
+def test_sql_keyword_case_does_not_change_fingerprints() -> None:
+    lowered = lowercase_keywords(SQL)
+    assert lowered != SQL and "select u.name" in lowered
+    assert code_prints(lowered) == code_prints(SQL)
+    old = code_prints(SQL, version=5)
+    assert len(old & code_prints(lowered, version=5)) < len(old)  # what version 6 fixed
+
+
+def test_dash_and_markup_comments_are_comments_and_decrements_are_not() -> None:
+    commented = "-- top customers of the month\n" + SQL.replace(
+        "GROUP BY", "-- one row per customer\nGROUP BY"
+    )
+    assert code_prints(commented) == code_prints(SQL)
+    html = "<ul>\n  <li>{{ name }}</li>\n  <li>{{ email }}</li>\n  <li>{{ phone }}</li>\n</ul>\n"
+    assert code_prints(html.replace("<ul>", "<!-- contact card -->\n<ul>")) == code_prints(html)
+    loop = "for (let i = n; i > 0; i--) {\n  total -= weights[i] * values[i] - bias;\n}\n" * 3
+    assert code_prints(loop) != code_prints(loop.replace("i--", "i++"))
+    shell = "exec python -m app --workers 4 --timeout 30 --log-level info --bind 0.0.0.0:80\n"
+    assert code_prints(shell * 2) != code_prints((shell * 2).replace("--timeout 30", ""))
+
+
+def test_the_prose_inside_code_is_read_as_prose() -> None:
+    prose = code_prose(DOCSTRING_HEAVY)
+    assert prose.startswith("Move keys between shards") and "deterministic" in prose
+    assert '"""' not in prose and "def " not in prose
+    fenced = "Here is the function:\n\n```python\n" + DOCSTRING_HEAVY + "```\n"
+    channels = [channel for _, channel in split_segments(fenced)]
+    assert channels.count(1) >= 2  # the answer's words and the docstring's, both prose
+    licensed = "# Copyright 2024 Example Corp. Licensed under the Apache License.\nx = 1\n"
+    assert code_prose(licensed) == ""
+
+
+@pytest.fixture
+def index_of(tmp_path: Path) -> Callable[..., Path]:
+    def build(*outputs: NewOutput) -> Path:
+        with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+            for output in outputs:
+                ledger.record(output)
+            IndexBuilder(ledger, tmp_path / "index").build()
+        return tmp_path / "index"
+
+    return build
+
+
+def found(root: Path, text: str) -> list[Match]:
+    return Matcher(Index.open(root), lambda vendor: True).match([text])[0]
+
+
+def test_a_docstring_heavy_function_copied_verbatim_is_found(index_of) -> None:  # type: ignore[no-untyped-def]
+    answer = "Sure, this keeps the order of keys:\n\n```python\n" + DOCSTRING_HEAVY + "```\n"
+    root = index_of(NewOutput(vendor="anthropic", model="m", text=answer))
+    host = "import logging\n\nlog = logging.getLogger(__name__)\n\n\n"
+    (match,) = found(root, host + DOCSTRING_HEAVY)
+    assert match.vendor == "anthropic"
+    assert min(s for s, _ in match.spans) >= len(host)
+
+
+def test_lowercased_sql_from_an_answer_is_found(index_of) -> None:  # type: ignore[no-untyped-def]
+    root = index_of(NewOutput(vendor="openai", model="m", text="```sql\n" + SQL + "```\n"))
+    (match,) = found(root, "-- monthly report\n" + lowercase_keywords(SQL))
+    assert match.containment >= 0.9
+
+
+COMPANY = inspect.getsource(company_module).splitlines(keepends=True)
+
+
+def edit(new_lines: list[str], at: int = 120) -> tuple[str, str, str]:
+    """(old_string, new_string, the file after the edit): 40 lines of the company's own code
+    quoted around ``new_lines``, as Claude Code's Edit sends them."""
+    old = "".join(COMPANY[at - 20 : at + 20])
+    new = "".join(COMPANY[at - 20 : at]) + "".join(new_lines) + "".join(COMPANY[at : at + 20])
+    after = "".join(COMPANY[: at - 20]) + new + "".join(COMPANY[at + 20 :])
+    return old, new, after
+
+
+def agent_answer(new: str) -> str:
+    return "I'll make that change.\n\n" + new
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        ["import os.path\n"],
+        ["    # the header row is line 1: data rows start at 2\n"],
+        ["    if not rows:\n", "        return None\n"],
+        ["    assert fields is not None, 'fields are required here'\n"] * 3,
+    ],
+)
+def test_a_small_edit_inside_quoted_company_code_flags_nothing(index_of, added: list[str]) -> None:  # type: ignore[no-untyped-def]
+    old, new, after = edit(added)
+    output = NewOutput(vendor="anthropic", model="m", text=agent_answer(new), request=old)
+    root = index_of(output)
+    assert found(root, after) == []
+
+
+def test_a_substantial_edit_inside_quoted_code_is_still_found(index_of) -> None:  # type: ignore[no-untyped-def]
+    added = [f"    {line}\n" for line in DOCSTRING_HEAVY.splitlines()]
+    old, new, after = edit(added)
+    root = index_of(NewOutput(vendor="anthropic", model="m", text=agent_answer(new), request=old))
+    (match,) = found(root, after)
+    start = after.index(new) + len("".join(COMPANY[100:120]))
+    end = start + len("".join(added))
+    covered = sum(min(e, end) - max(s, start) for s, e in match.spans if s < end and e > start)
+    outside = sum(e - s for s, e in match.spans) - covered
+    assert covered > 0.8 * (end - start) and outside < 0.25 * covered
+
+
+def test_only_mostly_added_fingerprints_are_the_outputs() -> None:
+    old, new, _ = edit(["    if not rows:\n", "        return None\n"])
+    fp = Fingerprinter()
+    unquoted = output_sets(fp, [new], [None])
+    quoted = output_sets(fp, [new], [old])
+    assert len(unquoted.hash) > 20 and len(quoted.hash) == 0
+
+
+ANSWER_DOCKERFILE = """FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1
+ENV PYTHONUNBUFFERED=1
+
+WORKDIR /app
+
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+
+EXPOSE 8000
+
+CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000"]
+"""
+
+
+def test_a_standard_dockerfile_is_no_copy_but_a_custom_one_is(index_of) -> None:  # type: ignore[no-untyped-def]
+    custom = (
+        "RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev gcc"
+        " && rm -rf /var/lib/apt/lists/*\n"
+        "RUN useradd --create-home --shell /bin/bash ledgerd && chown -R ledgerd /app\n"
+        "COPY scripts/wait-for-postgres.sh /usr/local/bin/wait-for-postgres\n"
+        "HEALTHCHECK --interval=30s CMD curl -fsS http://localhost:8000/healthz || exit 1\n"
+        "USER ledgerd\n"
+    )
+    answer = "Here's a Dockerfile:\n\n```dockerfile\n" + ANSWER_DOCKERFILE + custom + "```\n"
+    root = index_of(NewOutput(vendor="anthropic", model="m", text=answer))
+    ours = ANSWER_DOCKERFILE.replace("EXPOSE 8000\n\n", "").replace("main:app", "api:app")
+    assert found(root, ours) == []  # the standard pattern, 7 of 9 lines shared
+    (match,) = found(root, ANSWER_DOCKERFILE + custom)
+    assert match.vendor == "anthropic"
