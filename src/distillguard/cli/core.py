@@ -10,7 +10,7 @@ import click
 
 from distillguard.capture.manual import BadLine, parse_jsonl
 from distillguard.cli._app import Context, err_console, progress
-from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint import FingerprintConfig, settings_for
 from distillguard.index.build import IndexBuilder
 from distillguard.index.sets import privacy_form
 from distillguard.model import NewOutput
@@ -55,9 +55,9 @@ def record(
         request=_decode(request.read(), _name(request)) if request else None,
         **fields,
     )
-    if private:
-        new = privacy_form(new, FingerprintConfig())
     with obj.ledger() as ledger:
+        if private:
+            new = privacy_form(new, settings_for(ledger.stored_fp_configs()))
         click.echo(ledger.record(new).id)
 
 
@@ -73,21 +73,22 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def _good_lines(
-    items: Iterator[NewOutput | BadLine], bad: list[BadLine], private: bool
+    items: Iterator[NewOutput | BadLine], bad: list[BadLine], config: FingerprintConfig | None
 ) -> Iterator[NewOutput]:
-    """The valid outputs, streamed; bad lines are set aside in ``bad``."""
-    config = FingerprintConfig()
+    """The valid outputs, streamed (as fingerprints only with ``config``); bad lines are set
+    aside in ``bad``."""
     for item in items:
         if isinstance(item, BadLine):
             bad.append(item)
         else:
-            yield privacy_form(item, config) if private else item
+            yield privacy_form(item, config) if config else item
 
 
 def _record_jsonl(obj: Context, fh: Any, private: bool) -> None:
     bad: list[BadLine] = []
     with obj.ledger() as ledger:
-        results = ledger.record_many(_good_lines(parse_jsonl(fh, _name(fh)), bad, private))
+        config = settings_for(ledger.stored_fp_configs()) if private else None
+        results = ledger.record_many(_good_lines(parse_jsonl(fh, _name(fh)), bad, config))
     created = sum(r.created for r in results)
     err = err_console()
     for line in bad:

@@ -1,7 +1,7 @@
 """Edit-tolerant fingerprints: normalized tokens -> k-gram hashes -> winnowing, with spans."""
 
 from distillguard.fingerprint.batch import EncodedBatch, Fingerprinter, Prints
-from distillguard.fingerprint.config import CODE, TEXT, FingerprintConfig
+from distillguard.fingerprint.config import CODE, TEXT, FingerprintConfig, settings_for
 from distillguard.fingerprint.normalize import split_segments
 
 __all__ = [
@@ -11,5 +11,6 @@ __all__ = [
     "FingerprintConfig",
     "Fingerprinter",
     "Prints",
+    "settings_for",
     "split_segments",
 ]

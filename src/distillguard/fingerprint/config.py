@@ -10,6 +10,23 @@ CODE = 0
 TEXT = 1
 
 
+def settings_for(stored: set[str]) -> FingerprintConfig:
+    """The settings to fingerprint with, given those of the fingerprints a ledger already keeps
+    without text (privacy mode): theirs, when they all share one release's settings (such
+    outputs cannot be fingerprinted again, and an index never mixes settings), else the
+    current ones. So a ledger in privacy mode keeps working across an upgrade of the
+    fingerprints, with the settings it started with."""
+    current = FingerprintConfig()
+    if len(stored) != 1 or current.id in stored:
+        return current
+    (only,) = stored
+    for version in range(current.version - 1, 0, -1):
+        older = FingerprintConfig(version=version)
+        if older.id == only:
+            return older
+    return current
+
+
 @dataclass(frozen=True)
 class FingerprintConfig:
     """How text becomes fingerprints.

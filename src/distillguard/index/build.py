@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from distillguard.errors import ConfigMismatchError, IndexError_, InputError
-from distillguard.fingerprint import TEXT, FingerprintConfig, Fingerprinter
+from distillguard.fingerprint import TEXT, FingerprintConfig, Fingerprinter, settings_for
 from distillguard.index.sets import OutputSets, background_hashes, output_sets
 from distillguard.index.store import Index, Manifest, OutputTable, Segment, swap_in
 from distillguard.model import Output
@@ -40,6 +40,8 @@ class OutputSource(Protocol):
     def max_seq(self) -> int: ...
 
     def count(self) -> int: ...
+
+    def stored_fp_configs(self) -> set[str]: ...
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ class IndexBuilder:
     ) -> None:
         self.ledger = ledger
         self.root = root
-        self.config = config or FingerprintConfig()
+        self.config = config or settings_for(ledger.stored_fp_configs())
         self.workers = max(1, workers)
         self.progress: Progress = progress or (lambda n: None)
 

@@ -108,10 +108,18 @@ def _m003_edits(conn: Connection) -> None:
     ).create(conn)
 
 
+def _m004_fp_config_index(conn: Connection) -> None:
+    """An index on the fingerprint settings of outputs kept without text, so finding which
+    settings a ledger in privacy mode uses reads the index, not the table."""
+    outputs = Table("outputs", MetaData(), Column("fp_config", Text))
+    conn.execute(CreateIndex(Index("ix_outputs_fp_config", outputs.c.fp_config)))
+
+
 STEPS: tuple[Step, ...] = (
     ("001_outputs", _m001_outputs),
     ("002_gateway", _m002_gateway),
     ("003_edits", _m003_edits),
+    ("004_fp_config_index", _m004_fp_config_index),
 )
 
 

@@ -87,6 +87,7 @@ outputs = Table(
     Index("ux_outputs_idempotency_key", "idempotency_key", unique=True),
     Index("ix_outputs_team_created", "team", "created_at"),
     Index("ix_outputs_key_created", "key_id", "created_at"),
+    Index("ix_outputs_fp_config", "fp_config"),
 )
 
 gateway_keys = Table(

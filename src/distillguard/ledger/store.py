@@ -134,6 +134,12 @@ class Ledger:
     def count(self) -> int:
         return self._scalar(select(func.count()).select_from(outputs))
 
+    def stored_fp_configs(self) -> set[str]:
+        """The fingerprint settings of the outputs kept only as fingerprints (privacy mode)."""
+        query = select(outputs.c.fp_config).where(outputs.c.fp_config.is_not(None)).distinct()
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            return {str(v) for v in conn.execute(query).scalars()}
+
     def max_seq(self) -> int:
         return self._scalar(select(func.coalesce(func.max(outputs.c.seq), 0)))
 

@@ -15,7 +15,7 @@ from distillguard.capture.gateway.spool import Spool
 from distillguard.capture.gateway.upstream import Upstream
 from distillguard.config import Settings
 from distillguard.errors import DistillguardError
-from distillguard.fingerprint import FingerprintConfig
+from distillguard.fingerprint import FingerprintConfig, settings_for
 from distillguard.index.sets import privacy_form
 from distillguard.ledger import Ledger
 from distillguard.model import NewOutput, Recorded
@@ -118,12 +118,14 @@ def start(
 def _sink(
     handle: LedgerHandle, spend: Spend, metrics: Metrics, private: bool
 ) -> Callable[[Sequence[NewOutput]], list[Recorded]]:
-    config = FingerprintConfig()
+    settings: list[FingerprintConfig] = []  # found once, at the first write (privacy mode)
 
     def write(records: Sequence[NewOutput]) -> list[Recorded]:
         try:
             ledger = handle.get()
-            items = [privacy_form(r, config) for r in records] if private else records
+            if private and not settings:
+                settings.append(settings_for(ledger.stored_fp_configs()))
+            items = [privacy_form(r, settings[0]) for r in records] if private else records
             results = ledger.record_many(items)
         except DistillguardError:
             metrics.ledger_errors.inc()
