@@ -7,7 +7,10 @@ another one), so a change is judged against its base on the same machine, in one
 commit is checked out in a temporary git worktree and both trees scan the scale benchmark's
 JSONL corpus (``benchmarks/scale.py`` run once first, for its index and corpus) with the same
 virtualenv, alternating, ``--repeats`` times each; the medians are compared. Each tree is run
-once first to warm numba's cache (its kernels are cached per source path).
+once first to warm numba's cache (its kernels are cached per source path). When the two trees
+fingerprint differently (another fingerprint version), give each its own ``DISTILLGUARD_HOME``
+(``--home-base``, ``--home-this``: copies of the ledger, each with the index of its settings),
+or each scan would rebuild the other's index.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ WORK = HERE / ".work" / "scale"
 RUN = "import sys; from distillguard.cli import main; sys.argv[0] = 'distillguard'; main()"
 
 
-def scan(src: Path, corpus: Path, out: Path) -> float:
+def scan(src: Path, home: Path, corpus: Path, out: Path) -> float:
     """MB/s of one one-worker scan (the report's bytes over its seconds)."""
     shutil.rmtree(out, ignore_errors=True)
-    env = {**os.environ, "PYTHONPATH": str(src), "DISTILLGUARD_HOME": str(WORK / "home")}
+    env = {**os.environ, "PYTHONPATH": str(src), "DISTILLGUARD_HOME": str(home)}
     env.pop("DISTILLGUARD_DB", None)
     cmd = [sys.executable, "-c", RUN, "scan", str(corpus), "--out", str(out), "--workers", "1"]
     subprocess.run([*cmd, "--id-field", "id"], env=env, check=True, capture_output=True)
@@ -45,18 +48,20 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--corpus", type=Path, default=WORK / "corpus" / "corpus.jsonl")
     p.add_argument("--out", type=Path, default=HERE / "results" / "ab_scan.json")
+    p.add_argument("--home-base", type=Path, default=WORK / "home")
+    p.add_argument("--home-this", type=Path, default=WORK / "home")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", str(base), args.base])
         try:
-            trees = {"base": base / "src", "this": ROOT / "src"}
+            trees = {"base": (base / "src", args.home_base), "this": (ROOT / "src", args.home_this)}
             runs: dict[str, list[float]] = {name: [] for name in trees}
-            for name, src in trees.items():
-                scan(src, args.corpus, Path(tmp) / f"out-{name}")  # warm numba's cache
+            for name, (src, home) in trees.items():
+                scan(src, home, args.corpus, Path(tmp) / f"out-{name}")  # warm numba's cache
             for _ in range(args.repeats):
-                for name, src in trees.items():
-                    runs[name].append(round(scan(src, args.corpus, Path(tmp) / "out"), 1))
+                for name, (src, home) in trees.items():
+                    runs[name].append(round(scan(src, home, args.corpus, Path(tmp) / "out"), 1))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)])
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],

@@ -225,3 +225,34 @@ def test_internal_vendors_are_not_denied_by_a_class_rule(repo: GitRepo) -> None:
     repo.commit("tests from our own model and from claude")
     data = json.loads(repo.dg("check", "--range", f"{base}..HEAD", "--format", "json").output)
     assert {v["vendor"] for v in data["violations"]} == {"anthropic"}  # metacode is ours
+
+
+def test_an_agents_one_line_edit_fails_no_check_and_a_real_addition_does(repo: GitRepo) -> None:
+    # Claude Code's Edit quotes unchanged context around the change: only the added lines are
+    # the model's, so a one-line edit inside the company's code breaks no rule.
+    import inspect
+
+    from distillguard.ledger import Ledger
+    from distillguard.model import NewOutput
+    from distillguard.scan.formats import csv as company
+
+    own = inspect.getsource(company).splitlines(keepends=True)[:160]
+    repo.write("distillguard.toml", TESTS_RULE)
+    repo.write("tests/helpers.py", "".join(own))
+    base = repo.commit("company code")
+    old = "".join(own[100:140])
+
+    def agent_edit(added: str) -> str:
+        new = "".join(own[100:120]) + added + "".join(own[120:140])
+        answer = "I'll make that change.\n\n" + new
+        with Ledger(repo.ledger_url) as ledger:
+            ledger.record(NewOutput("anthropic", "claude-x", answer, request=old))
+        text = "".join(own[:100]) + new + "".join(own[140:])
+        repo.write("tests/helpers.py", text)
+        return repo.commit("agent edit")
+
+    agent_edit("import os.path\n")
+    assert repo.dg("check", "--range", f"{base}..HEAD").exit_code == 0
+    agent_edit("".join(f"    {line}\n" for line in PY_OUTPUT.splitlines()))
+    result = repo.dg("check", "--range", f"{base}..HEAD")
+    assert result.exit_code == 1 and "tests/helpers.py:" in result.output
