@@ -214,3 +214,20 @@ def test_a_standard_dockerfile_is_no_copy_but_a_custom_one_is(index_of) -> None:
     assert found(root, ours) == []  # the standard pattern, 7 of 9 lines shared
     (match,) = found(root, ANSWER_DOCKERFILE + custom)
     assert match.vendor == "anthropic"
+
+
+def test_requests_are_read_in_bounded_batches_with_the_same_result(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from distillguard.index import sets
+
+    edits = [edit(["    if not rows:\n", "        return None\n"], at=at) for at in (60, 90, 120)]
+    big = edit([f"    {line}\n" for line in DOCSTRING_HEAVY.splitlines()], at=150)
+    texts = [agent_answer(new) for _, new, _ in [*edits, big]]
+    requests = [old for old, _, _ in [*edits, big]]
+    fp = Fingerprinter()
+    whole = output_sets(fp, texts, requests)
+    monkeypatch.setattr(sets, "REQUEST_BATCH_CHARS", 10)
+    batched = output_sets(fp, texts, requests)
+    assert sorted(zip(whole.hash.tolist(), whole.output.tolist(), strict=True)) == sorted(
+        zip(batched.hash.tolist(), batched.output.tolist(), strict=True)
+    )
+    assert set(whole.output.tolist()) == {3}  # only the substantial edit is evidence

@@ -36,6 +36,8 @@ MIN_ADDED_SHARE = 0.5
 # minimum evidence is 100 characters, and a few lines in the company's file are not a copy.
 MIN_ADDED_LINES = 4
 MIN_ADDED_BYTES = 100
+# Request text fingerprinted at a time when finding what an output quotes (bounds memory).
+REQUEST_BATCH_CHARS = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -146,10 +148,9 @@ def _quoted_bytes(
     (every k-gram, not only the winnowed ones), else 0."""
     dense = Fingerprinter(replace(fp.config, code_w=1, text_w=1))
     every = dense.code(batch) if channel == CODE else dense.text(batch)
+    keys = _pair_keys(every.hash, owner[every.doc])
     asked = sorted({int(o) for o in owner.tolist() if requests[int(o)]})
-    req = dense.of_texts([requests[o] or "" for o in asked], channel)
-    req_keys = _pair_keys(req.hash, np.asarray(asked, dtype=np.int64)[req.doc])
-    hit = np.isin(_pair_keys(every.hash, owner[every.doc]), req_keys)
+    hit = np.isin(keys, _quoted_keys(dense, channel, asked, requests, keys))
     size = int(batch.starts[-1])
     marks = np.zeros(size + 1, dtype=np.int64)
     base = batch.starts[every.doc[hit]]
@@ -157,6 +158,31 @@ def _quoted_bytes(
     np.add.at(marks, base + every.end[hit], -1)
     covered: np.ndarray = (np.cumsum(marks[:size]) > 0).astype(np.int64)
     return covered
+
+
+def _quoted_keys(
+    dense: Fingerprinter,
+    channel: int,
+    asked: list[int],
+    requests: Sequence[str | None],
+    wanted: np.ndarray,
+) -> np.ndarray:
+    """The (k-gram, owner) keys of the requests that are also ``wanted`` (the outputs' own),
+    read ``REQUEST_BATCH_CHARS`` of request text at a time: requests (whole conversations, tool
+    results) can be far larger than the outputs, and only the keys they share matter."""
+    found = [np.empty(0, np.uint64)]
+    group: list[int] = []
+    size = 0
+    for number in [*asked, -1]:
+        if number >= 0:
+            group.append(number)
+            size += len(requests[number] or "")
+        if group and (number < 0 or size >= REQUEST_BATCH_CHARS):
+            req = dense.of_texts([requests[o] or "" for o in group], channel)
+            keys = _pair_keys(req.hash, np.asarray(group, dtype=np.int64)[req.doc])
+            found.append(keys[np.isin(keys, wanted)])
+            group, size = [], 0
+    return np.concatenate(found)
 
 
 def _unique_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
