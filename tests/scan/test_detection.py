@@ -230,4 +230,5 @@ def test_requests_are_read_in_bounded_batches_with_the_same_result(monkeypatch) 
     assert sorted(zip(whole.hash.tolist(), whole.output.tolist(), strict=True)) == sorted(
         zip(batched.hash.tolist(), batched.output.tolist(), strict=True)
     )
-    assert set(whole.output.tolist()) == {3}  # only the substantial edit is evidence
+    counts = [whole.output.tolist().count(i) for i in range(4)]
+    assert max(counts[:3]) <= 2 < 20 < counts[3]  # the small edits keep only their prose line
