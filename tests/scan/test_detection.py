@@ -232,3 +232,42 @@ def test_requests_are_read_in_bounded_batches_with_the_same_result(monkeypatch) 
     )
     counts = [whole.output.tolist().count(i) for i in range(4)]
     assert max(counts[:3]) <= 2 < 20 < counts[3]  # the small edits keep only their prose line
+
+
+REGISTRY = """    def register(self, operation, function):
+        '''Return OriginalCommand(operation) after registering function.
+
+        Registration adds an operation: function pair to ._operations.
+        It also adds a widget function attribute that masks the tkinter
+        class instance method.  Method masking operates independently
+        from command dispatch.
+
+        If a second function is registered for the same operation, the
+        first function is replaced in both places.
+        '''
+        self._operations[operation] = function
+        setattr(self.widget, operation, function)
+        return OriginalCommand(self, operation)
+
+    def unregister(self, operation):
+        '''Return the function for the operation, or None.
+
+        Deleting the instance attribute unmasks the class attribute.
+        '''
+        if operation in self._operations:
+            function = self._operations[operation]
+"""
+
+
+def test_context_lines_next_to_the_change_are_quoted_whole() -> None:
+    # k-grams cannot quote the context right beside a change (each one over it crosses the
+    # change, and a docstring is one token long): lines the request holds are quoted as
+    # lines, so a guard added after a docstring is still a small edit.
+    guarded = REGISTRY.replace(
+        "        '''\n        self._operations",
+        "        '''\n        if operation is None:\n"
+        "            return None\n        self._operations",
+    )
+    assert guarded != REGISTRY
+    sets = output_sets(Fingerprinter(), [agent_answer(guarded)], [REGISTRY])
+    assert len(sets.hash) <= 2  # at most the answer's own line of prose

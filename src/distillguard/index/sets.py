@@ -36,6 +36,9 @@ MIN_ADDED_SHARE = 0.5
 # minimum evidence is 100 characters, and a few lines in the company's file are not a copy.
 MIN_ADDED_LINES = 4
 MIN_ADDED_BYTES = 100
+# A paragraph quotes its request when this many of its visible bytes are quoted (a ``"""`` or
+# a ``}`` the request also has is no quoting).
+MIN_QUOTED_BYTES = 16
 # Request text fingerprinted at a time when finding what an output quotes (bounds memory).
 REQUEST_BATCH_CHARS = 4 << 20
 
@@ -110,8 +113,9 @@ def _mostly_added(
 
 def _trivial_paragraphs(batch: EncodedBatch, quoted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each byte's paragraph (blank-line separated, never across pieces), and which paragraphs
-    quote the request yet add fewer than ``MIN_ADDED_LINES`` lines or ``MIN_ADDED_BYTES``
-    bytes of their own (a line is added when most of its visible bytes are not quoted)."""
+    quote the request (``MIN_QUOTED_BYTES`` visible bytes) yet add fewer than
+    ``MIN_ADDED_LINES`` lines or ``MIN_ADDED_BYTES`` bytes of their own (a line is added when
+    most of its visible bytes are not quoted)."""
     buf = batch.buf
     size = buf.shape[0]
     starts_line = np.zeros(size, dtype=bool)
@@ -122,7 +126,7 @@ def _trivial_paragraphs(batch: EncodedBatch, quoted: np.ndarray) -> tuple[np.nda
     lines = int(line[-1]) + 1 if size else 0
     shown = np.bincount(line, weights=visible, minlength=lines)
     novel = np.bincount(line, weights=visible & (quoted == 0), minlength=lines)
-    cited = np.bincount(line, weights=quoted, minlength=lines)
+    cited = np.bincount(line, weights=visible & (quoted > 0), minlength=lines)
     piece_start = np.zeros(lines, dtype=bool)
     piece_start[line[batch.starts[:-1][batch.starts[:-1] < size]]] = True
     new_para = piece_start.copy()
@@ -132,7 +136,7 @@ def _trivial_paragraphs(batch: EncodedBatch, quoted: np.ndarray) -> tuple[np.nda
     added_line = (shown > 0) & (novel * 2 > shown)
     added_lines = np.bincount(para_of_line, weights=added_line, minlength=paras)
     added_bytes = np.bincount(para_of_line, weights=novel, minlength=paras)
-    quotes = np.bincount(para_of_line, weights=cited, minlength=paras) > 0
+    quotes = np.bincount(para_of_line, weights=cited, minlength=paras) >= MIN_QUOTED_BYTES
     trivial = quotes & ((added_lines < MIN_ADDED_LINES) | (added_bytes < MIN_ADDED_BYTES))
     return para_of_line[line], trivial
 
@@ -145,7 +149,7 @@ def _quoted_bytes(
     requests: Sequence[str | None],
 ) -> np.ndarray:
     """1 for every byte of the pieces that lies in a k-gram also found in the piece's request
-    (every k-gram, not only the winnowed ones), else 0."""
+    (every k-gram, not only the winnowed ones) or on a line the request holds, else 0."""
     dense = Fingerprinter(replace(fp.config, code_w=1, text_w=1))
     every = dense.code(batch) if channel == CODE else dense.text(batch)
     keys = _pair_keys(every.hash, owner[every.doc])
@@ -157,7 +161,40 @@ def _quoted_bytes(
     np.add.at(marks, base + every.start[hit], 1)
     np.add.at(marks, base + every.end[hit], -1)
     covered: np.ndarray = (np.cumsum(marks[:size]) > 0).astype(np.int64)
+    _mark_quoted_lines(batch, owner, requests, covered)
     return covered
+
+
+def _mark_quoted_lines(
+    batch: EncodedBatch, owner: np.ndarray, requests: Sequence[str | None], covered: np.ndarray
+) -> None:
+    """Mark as quoted every line of a piece that is, but for indentation, a line of its
+    request: k-grams alone leave unchanged context next to a change unquoted (every k-gram over
+    it crosses the change), and comments, docstrings and repetitive lists yield no k-gram to
+    compare. Per line, not per token: this reads lines once, at index time."""
+    lines_of: dict[int, frozenset[bytes]] = {}
+    for piece in range(len(batch.starts) - 1):
+        who = int(owner[piece])
+        request = requests[who]
+        if not request:
+            continue
+        if who not in lines_of:
+            lines_of[who] = frozenset(_stripped_lines(request.encode("utf-8", "surrogatepass")))
+        start, end = int(batch.starts[piece]), int(batch.starts[piece + 1])
+        _mark_lines(bytes(batch.buf[start:end]), start, lines_of[who], covered)
+
+
+def _stripped_lines(data: bytes) -> list[bytes]:
+    return [line for raw in data.split(b"\n") if (line := raw.strip())]
+
+
+def _mark_lines(data: bytes, base: int, quoted: frozenset[bytes], covered: np.ndarray) -> None:
+    at = base
+    for raw in data.split(b"\n"):
+        line = raw.strip()
+        if line and line in quoted:
+            covered[at : at + len(raw)] = 1
+        at += len(raw) + 1
 
 
 def _quoted_keys(
