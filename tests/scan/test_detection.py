@@ -96,6 +96,14 @@ def test_the_prose_inside_code_is_read_as_prose() -> None:
     assert channels.count(1) >= 2  # the answer's words and the docstring's, both prose
     licensed = "# Copyright 2024 Example Corp. Licensed under the Apache License.\nx = 1\n"
     assert code_prose(licensed) == ""
+    # An answer with paragraphs of its own keeps its text channel for them: the docstrings
+    # would dilute what one copied paragraph weighs against the whole answer.
+    explained = (
+        "The function walks the shards from the fullest to the emptiest and moves keys from the"
+        " tail of each overfull shard, so readers see every key exactly once.\n\n" + fenced
+    )
+    texts = [seg for seg, channel in split_segments(explained) if channel == 1]
+    assert len(texts) == 1 and texts[0].startswith("The function walks")
 
 
 @pytest.fixture
