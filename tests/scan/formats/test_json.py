@@ -16,24 +16,13 @@ from distillguard.scan.formats import json as json_format
 from distillguard.scan.formats.json import Item
 from distillguard.scan.outdir import prepare_out_dir
 from distillguard.scan.plan import plan
+from tests.scan.files import files_under, write
 
 
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.chdir(tmp_path)
     yield
-
-
-def write(path: Path | str, data: bytes | str) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data.encode() if isinstance(data, str) else data)
-    return p
-
-
-def files_under(root: Path | str) -> dict[str, bytes]:
-    root = Path(root)
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def load(path: Path | str) -> Any:

@@ -22,6 +22,7 @@ from distillguard.scan.formats import Document, Fields, Skipped, Unit, format_of
 from distillguard.scan.formats.jsonl import Line
 from distillguard.scan.outdir import prepare_out_dir
 from distillguard.scan.plan import plan
+from tests.scan.files import write
 
 Decide = Callable[[Document], bool]
 COMPRESSED = [".jsonl.gz", ".jsonl.zst", ".jsonl.bz2", ".jsonl.xz"]
@@ -65,13 +66,6 @@ def decompress(name: str, data: bytes) -> bytes:
     if name.endswith(".xz"):
         return lzma.decompress(data)
     return data
-
-
-def write(path: Path | str, data: bytes | str) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data.encode() if isinstance(data, str) else data)
-    return p
 
 
 def jsonl_bytes(*records: object) -> bytes:

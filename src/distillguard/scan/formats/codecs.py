@@ -15,7 +15,7 @@ from __future__ import annotations
 import bz2
 import lzma
 import zlib
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from distillguard.errors import InputError
@@ -92,7 +92,7 @@ def decode(codec: str, raw: Iterable[bytes]) -> Iterator[bytes]:
         return _gunzip(raw)
     if codec == ".zst":
         return _unzstd(raw)
-    return _frames(raw, codec)
+    return _unstream(raw, codec)
 
 
 def decompress(codec: str | None, data: bytes) -> bytes:
@@ -151,32 +151,29 @@ def _gunzip(raw: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _unzstd(raw: Iterable[bytes]) -> Iterator[bytes]:
-    """Decompress zstd frames one after another; a stream ending inside a frame is truncated."""
     import zstandard
 
     dctx = zstandard.ZstdDecompressor()
-    dec = dctx.decompressobj()
-    in_frame = False
-    try:
-        for data in raw:
-            while data:
-                in_frame = True
-                out = dec.decompress(data)
-                if out:
-                    yield out
-                data = b""
-                if dec.eof:
-                    data, dec, in_frame = dec.unused_data, dctx.decompressobj(), False
-    except zstandard.ZstdError as exc:
-        raise InputError(f"corrupt zstd stream: {exc}") from exc
-    if in_frame:
-        raise InputError("truncated zstd stream (ends inside a frame)")
+    return _frames(raw, dctx.decompressobj, (zstandard.ZstdError,), "zstd", "frame")
 
 
-def _frames(raw: Iterable[bytes], codec: str) -> Iterator[bytes]:
-    """Decompress bzip2 or xz streams one after another (the standard library's codecs)."""
-    label = "bzip2" if codec == ".bz2" else "xz"
-    new = bz2.BZ2Decompressor if codec == ".bz2" else lzma.LZMADecompressor
+def _unstream(raw: Iterable[bytes], codec: str) -> Iterator[bytes]:
+    """bzip2 or xz (the standard library's codecs)."""
+    errors = (OSError, EOFError, lzma.LZMAError)
+    if codec == ".bz2":
+        return _frames(raw, bz2.BZ2Decompressor, errors, "bzip2", "stream")
+    return _frames(raw, lzma.LZMADecompressor, errors, "xz", "stream")
+
+
+def _frames(
+    raw: Iterable[bytes],
+    new: Callable[[], Any],
+    errors: tuple[type[Exception], ...],
+    label: str,
+    unit: str,
+) -> Iterator[bytes]:
+    """Decompress frames (streams) one after another with decoders made by ``new``; a stream
+    ending inside a frame is truncated, and what the codec raises is a corrupt stream."""
     dec = new()
     in_frame = False
     try:
@@ -189,10 +186,10 @@ def _frames(raw: Iterable[bytes], codec: str) -> Iterator[bytes]:
                 data = b""
                 if dec.eof:
                     data, dec, in_frame = dec.unused_data, new(), False
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except errors as exc:
         raise InputError(f"corrupt {label} stream: {exc}") from exc
     if in_frame:
-        raise InputError(f"truncated {label} stream (ends inside a stream)")
+        raise InputError(f"truncated {label} stream (ends inside a {unit})")
 
 
 # --- writing --------------------------------------------------------------------------------
