@@ -134,9 +134,12 @@ def _plan_entry(
         units.append(Unit(entry.path, kind_of(entry.name), out_rel, st.st_size))
     elif stat.S_ISDIR(st.st_mode) and entry.is_symlink():
         skipped.append(Skipped(entry.path, "symlink to a directory: not followed"))
-    elif stat.S_ISDIR(st.st_mode):
-        kind = dir_kind(entry.path) or "directory"
-        units.append(Unit(entry.path, kind, out_rel, _tree_size(entry.path)))
+    elif stat.S_ISDIR(st.st_mode):  # a dataset directory: the walk descends into the others
+        kind = dir_kind(entry.path)
+        if kind is None:
+            skipped.append(Skipped(entry.path, "directory changed while the scan was planned"))
+        else:
+            units.append(Unit(entry.path, kind, out_rel, _tree_size(entry.path)))
     else:
         skipped.append(Skipped(entry.path, f"not a regular file ({_file_type(st.st_mode)})"))
 
