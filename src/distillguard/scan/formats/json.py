@@ -84,7 +84,7 @@ def _documents(
         if isinstance(found, Document):
             yield found
             return
-    yield plain.read_file(unit.path)
+    yield plain.file_document(unit.path, data, content)  # the bytes already read
 
 
 def _array(path: str, items: list[Any], fields: Fields) -> Iterator[Document | Skipped]:

@@ -45,6 +45,12 @@ def read_file(path: str) -> Document | Skipped:
         content = decompress(codec, data)
     except InputError as exc:
         return Skipped(path, str(exc))
+    return file_document(path, data, content)
+
+
+def file_document(path: str, data: bytes, content: bytes) -> Document | Skipped:
+    """The document of a file whose bytes (``data``) and decompressed bytes are in hand."""
+    codec = codec_of(path)
     text = decode_text(content)
     if isinstance(text, Problem):
         return Skipped(path, text.reason + (f" (inside its {codec} compression)" if codec else ""))
