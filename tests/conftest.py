@@ -58,3 +58,22 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'ledger' / 'ledger.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The command line in a fresh directory with its own DISTILLGUARD_HOME (SQLite):
+    ``run("scan", ...)`` returns click's Result."""
+    from click.testing import CliRunner
+
+    from distillguard.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISTILLGUARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DISTILLGUARD_DB", raising=False)
+    monkeypatch.delenv("DISTILLGUARD_CONFIG", raising=False)
+
+    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke

@@ -11,9 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
-from click.testing import CliRunner, Result
 
-from distillguard.cli import main
 from tests.samples import (
     HOST,
     JS_OUTPUT,
@@ -24,19 +22,6 @@ from tests.samples import (
     PY_RENAMED,
     embed,
 )
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DISTILLGUARD_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DISTILLGUARD_DB", raising=False)
-    monkeypatch.delenv("DISTILLGUARD_CONFIG", raising=False)
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-
-    return invoke
 
 
 def record_outputs(run, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ from distillguard.scan.formats import (
 from distillguard.scan.formats.jsonl import Line
 from distillguard.scan.outdir import prepare_out_dir
 from distillguard.scan.plan import plan
-from tests.scan.files import files_under, write
+from tests.scan.files import files_under, split_paths, write
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -36,25 +36,7 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def scan(paths: list[str], out: Path) -> tuple[list[Document], list[Skipped]]:
-    """What the engine does, quarantining every document whose text says "bad"."""
-    prepare_out_dir(out)
-    units, skipped = plan(paths, exclude=out)
-    documents: list[Document] = []
-    for unit in units:
-        fmt = format_of(unit)
-        sink = None
-        for item in fmt.read(unit, Fields()):
-            if isinstance(item, Skipped):
-                skipped.append(item)
-                continue
-            sink = sink or fmt.sink(unit, out)
-            sink.write(item, "bad" in item.text)
-            documents.append(item)
-        if sink is None and fmt.records:
-            sink = fmt.sink(unit, out)
-        if sink is not None:
-            sink.close()
-    return documents, skipped
+    return split_paths(paths, out)
 
 
 # --- PATHs ----------------------------------------------------------------------------------

@@ -16,23 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner, Result
 
-from distillguard.cli import main
 from tests.samples import HOST, JS_OUTPUT, PROSE_OUTPUT, PY_OUTPUT, embed
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DISTILLGUARD_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DISTILLGUARD_DB", raising=False)
-    monkeypatch.delenv("DISTILLGUARD_CONFIG", raising=False)
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-
-    return invoke
 
 
 def record(run, text: str = PY_OUTPUT, vendor: str = "anthropic") -> str:  # type: ignore[no-untyped-def]

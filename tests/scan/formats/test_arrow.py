@@ -16,6 +16,7 @@ import pytest
 from distillguard.scan.formats import arrow
 from distillguard.scan.formats.arrow import DATASET_FORMAT, FORMAT, is_dataset_dir
 from distillguard.scan.formats.base import Document, Fields, Format, Skipped, Unit
+from tests.scan.files import by_text, split_unit
 
 Decide = Callable[[Document], bool]
 PLAIN = Fields()  # the text field, named by place
@@ -28,27 +29,10 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def by_text(doc: Document) -> bool:
-    return "bad" in doc.text
-
-
 def scan(
     fmt: Format, unit: Unit, out: Path, decide: Decide = by_text, fields: Fields = PLAIN
 ) -> tuple[list[Document], list[Skipped]]:
-    """What the engine does with one unit, ``decide`` as the matcher."""
-    for side in ("clean", "quarantine"):
-        (out / side).mkdir(parents=True, exist_ok=True)
-    sink = fmt.sink(unit, out)
-    documents: list[Document] = []
-    skipped: list[Skipped] = []
-    for item in fmt.read(unit, fields):
-        if isinstance(item, Skipped):
-            skipped.append(item)
-        else:
-            sink.write(item, decide(item))
-            documents.append(item)
-    sink.close()
-    return documents, skipped
+    return split_unit(fmt, unit, out, decide, fields)
 
 
 def file_unit(path: str) -> Unit:

@@ -14,9 +14,8 @@ import pytest
 from distillguard.scan.formats import Document, Fields, Skipped, format_of
 from distillguard.scan.formats import json as json_format
 from distillguard.scan.formats.json import Item
-from distillguard.scan.outdir import prepare_out_dir
 from distillguard.scan.plan import plan
-from tests.scan.files import files_under, write
+from tests.scan.files import files_under, split_paths, write
 
 
 @pytest.fixture(autouse=True)
@@ -40,26 +39,7 @@ def items(path: str, fields: Fields | None = None) -> list[Document | Skipped]:
 def scan(
     paths: list[str], out: Path | str = "out", fields: Fields | None = None
 ) -> tuple[list[Document], list[Skipped]]:
-    """What the engine does, quarantining every document whose text says "bad"."""
-    out = Path(out)
-    prepare_out_dir(out)
-    units, skipped = plan(paths, exclude=out)
-    documents: list[Document] = []
-    for unit in units:
-        fmt = format_of(unit)
-        sink = None
-        for item in fmt.read(unit, fields or Fields()):
-            if isinstance(item, Skipped):
-                skipped.append(item)
-                continue
-            sink = sink or fmt.sink(unit, out)
-            sink.write(item, "bad" in item.text)
-            documents.append(item)
-        if sink is None and fmt.records:
-            sink = fmt.sink(unit, out)
-        if sink is not None:
-            sink.close()
-    return documents, skipped
+    return split_paths(paths, Path(out), fields)
 
 
 RECORDS: list[Any] = [

@@ -14,6 +14,7 @@ from distillguard.scan.formats import columnar
 from distillguard.scan.formats.base import Document, Fields, Skipped, Unit
 from distillguard.scan.formats.columnar import Chunk
 from distillguard.scan.formats.parquet import FORMAT
+from tests.scan.files import by_text, split_unit
 
 Decide = Callable[[Document], bool]
 PLAIN = Fields()  # the text field, named by place
@@ -23,10 +24,6 @@ PLAIN = Fields()  # the text field, named by place
 def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.chdir(tmp_path)
     yield
-
-
-def by_text(doc: Document) -> bool:
-    return "bad" in doc.text
 
 
 def parquet(path: str, table: pa.Table, **kwargs: object) -> None:
@@ -49,21 +46,7 @@ def docs(path: str, fields: Fields = PLAIN) -> list[tuple[str, str]]:
 def scan(
     path: str, out: Path, decide: Decide = by_text, fields: Fields = PLAIN
 ) -> tuple[list[Document], list[Skipped]]:
-    """What the engine does with one unit, ``decide`` as the matcher."""
-    for side in ("clean", "quarantine"):
-        (out / side).mkdir(parents=True, exist_ok=True)
-    unit = unit_of(path)
-    sink = FORMAT.sink(unit, out)
-    documents: list[Document] = []
-    skipped: list[Skipped] = []
-    for item in FORMAT.read(unit, fields):
-        if isinstance(item, Skipped):
-            skipped.append(item)
-        else:
-            sink.write(item, decide(item))
-            documents.append(item)
-    sink.close()
-    return documents, skipped
+    return split_unit(FORMAT, unit_of(path), out, decide, fields)
 
 
 def damage_row_group(path: str, group: int, column: int) -> None:
