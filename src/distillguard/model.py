@@ -7,6 +7,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+#: The largest token count recorded for one output: far more than any call holds, and small
+#: enough that the sums of millions of outputs still fit a signed 64-bit column.
+MAX_TOKENS = 10**12
+
+
+def token_count(value: object) -> int | None:
+    """``value`` as a recorded token count: a non-negative int, at most :data:`MAX_TOKENS`
+    (larger ones are clamped to it); None for anything that is not a count (negative, a
+    float, a bool, a string). The one check every capture path applies to vendor usage."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return min(value, MAX_TOKENS)
+
+
 def content_hash(text: str) -> str:
     """The content hash of an output's text, prefixed with its algorithm."""
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -156,11 +170,25 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class PartMatch:
+    """One part of an output (a code unit, a paragraph) found in a document: its ordinal in
+    the output (0-based), ``code`` or ``prose``, its lines in the output (1-based, inclusive)
+    and the share of its fingerprints found."""
+
+    index: int
+    kind: str
+    lines: tuple[int, int]
+    containment: float
+
+
+@dataclass(frozen=True)
 class Match:
     """One recorded output found in one document.
 
-    ``field``: the path of the record's string the spans index into (a chat turn, a nested
-    field), when the document was gathered from several strings; None: spans index the text.
+    ``containment`` is over the whole output; ``parts`` are the parts of a many-part output
+    that were evidence enough on their own. ``field``: the path of the record's string the
+    spans index into (a chat turn, a nested field), when the document was gathered from
+    several strings; None: spans index the text.
     """
 
     output_id: str
@@ -170,6 +198,7 @@ class Match:
     spans: tuple[tuple[int, int], ...]
     matched: int = 0
     field: str | None = None
+    parts: tuple[PartMatch, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from distillguard.fingerprint import EncodedBatch, FingerprintConfig, Fingerprinter
-from distillguard.fingerprint.normalize import code_prose, split_segments
+from distillguard.fingerprint import layout, split_segments
+from distillguard.fingerprint.normalize import code_prose
 from distillguard.index.build import IndexBuilder
 from distillguard.index.sets import output_sets
 from distillguard.index.store import Index
@@ -96,14 +97,16 @@ def test_the_prose_inside_code_is_read_as_prose() -> None:
     assert channels.count(1) >= 2  # the answer's words and the docstring's, both prose
     licensed = "# Copyright 2024 Example Corp. Licensed under the Apache License.\nx = 1\n"
     assert code_prose(licensed) == ""
-    # An answer with paragraphs of its own keeps its text channel for them: the docstrings
-    # would dilute what one copied paragraph weighs against the whole answer.
+    # An answer with paragraphs of its own reads its docstrings as prose too: each is the
+    # evidence of its own part, so the docstring never dilutes what a copied paragraph weighs.
     explained = (
         "The function walks the shards from the fullest to the emptiest and moves keys from the"
         " tail of each overfull shard, so readers see every key exactly once.\n\n" + fenced
     )
-    texts = [seg for seg, channel in split_segments(explained) if channel == 1]
-    assert len(texts) == 1 and texts[0].startswith("The function walks")
+    shape = layout(explained)
+    prose = [p for p in shape.pieces if p.channel == 1]
+    assert [p.text.split()[:2] for p in prose] == [["The", "function"], ["Move", "keys"]]
+    assert [shape.parts[p.parts[0]].kind for p in prose] == ["prose", "code"]
 
 
 @pytest.fixture
@@ -279,3 +282,167 @@ def test_context_lines_next_to_the_change_are_quoted_whole() -> None:
     assert guarded != REGISTRY
     sets = output_sets(Fingerprinter(), [agent_answer(guarded)], [REGISTRY])
     assert len(sets.hash) <= 2  # at most the answer's own line of prose
+
+
+FIVE_BLOCKS = [
+    (
+        "python",
+        '''def parse_window(spec: str) -> tuple[int, int]:
+    """Parse "START-END" into a half-open range of minutes."""
+    start, _, end = spec.partition("-")
+    lo, hi = int(start), int(end or start)
+    if hi < lo:
+        raise ValueError(f"window {spec!r} ends before it starts")
+    return lo, hi + 1
+
+
+def busiest(windows: list[tuple[int, int]], step: int = 15) -> tuple[int, int]:
+    """The ``step``-minute slot covered by most windows, and how many cover it."""
+    counts: dict[int, int] = {}
+    for lo, hi in windows:
+        for slot in range(lo - lo % step, hi, step):
+            counts[slot] = counts.get(slot, 0) + 1
+    if not counts:
+        return 0, 0
+    slot = max(sorted(counts), key=counts.__getitem__)
+    return slot, counts[slot]
+''',
+    ),
+    (
+        "go",
+        """func MergeIntervals(in []Interval) []Interval {
+	if len(in) == 0 {
+		return nil
+	}
+	sort.Slice(in, func(i, j int) bool { return in[i].Start < in[j].Start })
+	out := []Interval{in[0]}
+	for _, iv := range in[1:] {
+		last := &out[len(out)-1]
+		if iv.Start <= last.End {
+			if iv.End > last.End {
+				last.End = iv.End
+			}
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
+}
+""",
+    ),
+    (
+        "typescript",
+        """export async function fetchWithRetry(url: string, tries = 3): Promise<Response> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < tries; attempt++) {
+    try {
+      const res = await fetch(url, { headers: { Accept: "application/json" } });
+      if (res.status < 500) return res;
+      lastError = new Error(`server answered ${res.status}`);
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+  }
+  throw lastError;
+}
+""",
+    ),
+    ("sql", SQL),
+    (
+        "bash",
+        """#!/usr/bin/env bash
+set -euo pipefail
+for shard in "$DATA_DIR"/shard-*.jsonl.zst; do
+  out="$OUT_DIR/$(basename "$shard" .jsonl.zst).parquet"
+  [[ -s "$out" ]] && continue
+  zstd -dc "$shard" | python -m tools.to_parquet --schema schema.json > "$out.tmp"
+  mv "$out.tmp" "$out"
+done
+""",
+    ),
+]
+PARAGRAPH = (
+    "Merging sorted intervals only needs one pass once they are ordered by their start: an "
+    "interval either overlaps the last merged one, and stretches it when it ends later, or it "
+    "begins a new run. Sorting dominates the cost, so the whole function runs in O(n log n) "
+    "time and needs no extra memory beyond the output slice."
+)
+
+
+NOTES = [
+    "The parser accepts a single minute as well as a range, and it rejects a window that ends "
+    "before it starts instead of silently swapping the bounds, because a swapped window almost "
+    "always means the caller mixed up two fields upstream.",
+    "The fetch helper retries only on server errors and network failures; a client error such "
+    "as a missing resource is returned at once, since asking again cannot change the answer, "
+    "and the delay doubles after every attempt to spare an overloaded server.",
+    "The report query keeps customers without orders in the join on purpose and filters them "
+    "in the having clause, so the same statement can be reused for the churn report by "
+    "flipping a single condition rather than maintaining two diverging queries.",
+    "The conversion script is idempotent: shards already converted are skipped, and each "
+    "result is written to a temporary file first and renamed, so an interrupted run never "
+    "leaves a half-written Parquet file behind that a later run would trust.",
+]
+
+
+def five_block_answer() -> str:
+    blocks = [f"```{lang}\n{code}```" for lang, code in FIVE_BLOCKS]
+    return "\n\n".join(
+        [
+            "Here are the five pieces you asked for: the parser, the merge, the fetch helper, "
+            "the report query and the conversion script.",
+            blocks[0],
+            NOTES[0],
+            blocks[1],
+            PARAGRAPH,
+            blocks[2],
+            NOTES[1],
+            blocks[3],
+            NOTES[2],
+            blocks[4],
+            NOTES[3],
+            "Each piece stands alone; wire them together as your service needs.",
+        ]
+    )
+
+
+def test_one_function_out_of_a_five_block_answer_is_found_by_its_part(index_of) -> None:  # type: ignore[no-untyped-def]
+    answer = five_block_answer()
+    root = index_of(NewOutput(vendor="openai", model="m", text=answer))
+    go = FIVE_BLOCKS[1][1]
+    host = "package intervals\n\nimport \"sort\"\n\ntype Interval struct{ Start, End int }\n\n"
+    (match,) = found(root, host + go.replace("iv", "span"))
+    assert match.containment < 0.25  # a small share of the whole answer ...
+    (part,) = [p for p in match.parts if p.kind == "code"]
+    assert part.containment >= 0.5  # ... but most of one part of it
+    lines = answer.splitlines()
+    assert lines[part.lines[0] - 1].startswith("func MergeIntervals")
+    assert min(s for s, _ in match.spans) >= len(host)
+
+
+def test_one_paragraph_out_of_a_long_answer_is_found_by_its_part(index_of) -> None:  # type: ignore[no-untyped-def]
+    root = index_of(NewOutput(vendor="openai", model="m", text=five_block_answer()))
+    doc = "Notes from the design review.\n\n" + PARAGRAPH + "\n\nNext: benchmarks on real data."
+    (match,) = found(root, doc)
+    assert match.containment < 0.25
+    assert [p.kind for p in match.parts] == ["prose"]
+
+
+def test_parts_of_an_answer_that_are_not_in_the_document_flag_nothing(index_of) -> None:  # type: ignore[no-untyped-def]
+    root = index_of(NewOutput(vendor="openai", model="m", text=five_block_answer()))
+    # Same task, written independently: the same idea, none of the answer's text.
+    ours = """func merge(xs []Interval) (merged []Interval) {
+	sort.Slice(xs, func(a, b int) bool { return xs[a].Start < xs[b].Start })
+	for _, x := range xs {
+		n := len(merged)
+		if n > 0 && x.Start <= merged[n-1].End {
+			merged[n-1].End = max(merged[n-1].End, x.End)
+		} else {
+			merged = append(merged, x)
+		}
+	}
+	return merged
+}
+"""
+    assert found(root, ours) == []

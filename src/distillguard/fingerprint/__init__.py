@@ -2,7 +2,7 @@
 
 from distillguard.fingerprint.batch import EncodedBatch, Fingerprinter, Prints
 from distillguard.fingerprint.config import CODE, TEXT, FingerprintConfig, settings_for
-from distillguard.fingerprint.normalize import split_segments
+from distillguard.fingerprint.parts import Layout, Part, Piece, layout, split_segments
 
 __all__ = [
     "CODE",
@@ -10,7 +10,11 @@ __all__ = [
     "EncodedBatch",
     "FingerprintConfig",
     "Fingerprinter",
+    "Layout",
+    "Part",
+    "Piece",
     "Prints",
+    "layout",
     "settings_for",
     "split_segments",
 ]

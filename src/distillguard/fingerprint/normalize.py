@@ -1,7 +1,9 @@
-"""Normalization prepared in Python: keyword and prose-folding tables, code/prose segments.
+"""Normalization prepared in Python: keyword and prose-folding tables, code and prose.
 
 The per-token work happens in :mod:`distillguard.fingerprint.kernels`; this module builds the
-tables the kernels read (once per process) and classifies what an output holds.
+tables the kernels read (once per process) and tells code from prose (code density, the prose
+inside code, license headers, markdown fences); :mod:`distillguard.fingerprint.parts` cuts an
+output into what is fingerprinted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from distillguard.fingerprint.config import CODE, TEXT
 from distillguard.fingerprint.kernels import FNV_OFFSET, FNV_PRIME
 
 # Identifiers that keep their name in the code channel: keywords and builtins of common
@@ -56,7 +57,7 @@ _CODE_PROSE = re.compile(
     re.DOTALL | re.MULTILINE,
 )
 _COMMENT_MARKS = re.compile(r"^[ \t]*(?:\*+|#+|//+)[ \t]?", re.MULTILINE)
-# Prose of fewer words than this in a code segment is no evidence of its own.
+# Prose of fewer words than this in a part of code is no evidence of its own.
 CODE_PROSE_MIN_WORDS = 12
 # Measured on the stdlib: 99% of functions are above CODE_MIN, 90% of docstring prose below it.
 CODE_MIN = 0.15
@@ -117,56 +118,9 @@ def code_prose(code: str) -> str:
     return prose if len(prose.split()) >= CODE_PROSE_MIN_WORDS else ""
 
 
-def _plain_segment(text: str) -> list[tuple[str, int]]:
-    """Channels of an unfenced segment: clear code gets the code channel, clear prose the text
-    channel; the ambiguous middle (code heavy with comments, prose full of identifiers) both.
-
-    A leading copyright or license notice is never prose evidence (the code channel drops
-    comments anyway).
-    """
-    body = strip_header(text)
-    density = code_density(body)
-    if density >= PROSE_MAX:
-        return [(text, CODE)]
-    parts = []
-    if density >= CODE_MIN:
-        parts.append((text, CODE))
-    parts.append((body, TEXT))
-    return parts
-
-
-def split_segments(text: str) -> list[tuple[str, int]]:
-    """What of an output to fingerprint in which channel: ``[(segment, channel), ...]``.
-
-    Markdown-fenced blocks are code; the rest is classified by :func:`_plain_segment`. The
-    prose inside the code of an output without prose of its own (a file it wrote, code with a
-    line of introduction: fewer than ``CODE_PROSE_MIN_WORDS`` words) is prose, in the text
-    channel too (docstrings, comments: :func:`code_prose`), so a docstring-heavy function
-    copied as it is is found by its words as well. An answer with paragraphs of its own keeps
-    its text channel for them: containment is measured over the whole output, and its code's
-    docstrings would dilute what one copied paragraph weighs (family 2 of the benchmarks:
-    paragraphs found 0.47 -> 0.31 with them).
-    """
-    segments = _segments(text)
-    own = sum(len(seg.split()) for seg, channel in segments if channel == TEXT)
-    if own >= CODE_PROSE_MIN_WORDS:
-        return segments
-    prose = [p for p in (code_prose(seg) for seg, _ in segments) if p]
-    return segments + [(p, TEXT) for p in prose]
-
-
-def _segments(text: str) -> list[tuple[str, int]]:
-    fences = list(_FENCE.finditer(text)) if "```" in text or "~~~" in text else []
-    if len(fences) < 2:
-        return _plain_segment(text)
-    parts: list[tuple[str, int]] = []
-    pos = 0
-    for opening, closing in zip(fences[::2], fences[1::2], strict=False):
-        parts.extend(_plain_segment(text[pos : opening.start()]))
-        parts.append((text[opening.end() : closing.start()], CODE))
-        pos = closing.end()
-    parts.extend(_plain_segment(text[pos:]))
-    return [(seg, channel) for seg, channel in parts if seg.strip()]
+def fences(text: str) -> list[re.Match[str]]:
+    """The markdown fence lines (```` ``` ```` or ``~~~``) of ``text``, in order."""
+    return list(_FENCE.finditer(text)) if "```" in text or "~~~" in text else []
 
 
 def _fold_char(ch: str) -> bytes:

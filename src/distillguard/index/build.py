@@ -21,8 +21,21 @@ import numpy as np
 
 from distillguard.errors import ConfigMismatchError, IndexError_, InputError
 from distillguard.fingerprint import TEXT, FingerprintConfig, Fingerprinter, settings_for
-from distillguard.index.sets import OutputSets, background_hashes, output_sets
-from distillguard.index.store import Index, Manifest, OutputTable, Segment, swap_in
+from distillguard.index.sets import (
+    OutputSets,
+    PartRows,
+    background_hashes,
+    output_sets,
+    whole_sets,
+)
+from distillguard.index.store import (
+    TABLE_ARRAYS,
+    Index,
+    Manifest,
+    OutputTable,
+    Segment,
+    swap_in,
+)
 from distillguard.model import Output
 
 CHUNK = 2000
@@ -66,20 +79,17 @@ def _fingerprint_chunk(
 
 def _stored_sets(config: FingerprintConfig, chunk: Sequence[Output]) -> OutputSets | None:
     """Fingerprints kept in the ledger for outputs recorded without text (privacy mode)."""
-    rows = [(i, o) for i, o in enumerate(chunk) if o.text is None]
-    if not rows:
-        return None
-    hashes, owners = [], []
-    for i, out in rows:
+    owned = []
+    for i, out in enumerate(chunk):
+        if out.text is not None:
+            continue
         if out.fp_config != config.id or out.fingerprints is None:
             raise ConfigMismatchError(
                 f"output {out.id} was recorded without text, with fingerprint settings "
                 f"{out.fp_config}; the index uses {config.id}: they cannot be mixed"
             )
-        h = np.unique(np.frombuffer(out.fingerprints, dtype=np.uint64))
-        hashes.append(h)
-        owners.append(np.full(h.shape[0], i, dtype=np.int64))
-    return OutputSets(np.concatenate(hashes), np.concatenate(owners))
+        owned.append((i, np.unique(np.frombuffer(out.fingerprints, dtype=np.uint64))))
+    return whole_sets(owned) if owned else None
 
 
 def _chunks(outputs: Iterable[Output]) -> Iterator[list[Output]]:
@@ -94,7 +104,8 @@ def _chunks(outputs: Iterable[Output]) -> Iterator[list[Output]]:
 
 
 class _Collector:
-    """Gathers outputs' metadata and fingerprint pairs as chunks come back from workers."""
+    """Gathers outputs' metadata, parts and fingerprint pairs as chunks come back from
+    workers."""
 
     def __init__(self, vendors: list[str], models: list[str]) -> None:
         self.ids: list[bytes] = []
@@ -104,6 +115,10 @@ class _Collector:
         self.models = models
         self.hashes: list[np.ndarray] = []
         self.owners: list[np.ndarray] = []
+        self.parts: list[np.ndarray] = []
+        self.part_rows: list[PartRows] = []
+        self.part_owner: list[np.ndarray] = []
+        self.nparts = 0
         self.has_prose = False
         self.last: Output | None = None
 
@@ -120,11 +135,16 @@ class _Collector:
         self.has_prose = self.has_prose or bool((sets.hash & np.uint64(1)).any())
         self.hashes.append(sets.hash)
         self.owners.append((sets.output + base).astype(np.uint32))
+        self.parts.append((sets.part + self.nparts).astype(np.uint32))
+        self.part_rows.append(sets.parts)
+        self.part_owner.append((sets.parts.output + base).astype(np.uint32))
+        self.nparts += len(sets.parts)
 
-    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every ``(hash, output, part)``."""
         if not self.hashes:
-            return np.empty(0, np.uint64), np.empty(0, np.uint32)
-        return np.concatenate(self.hashes), np.concatenate(self.owners)
+            return np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty(0, np.uint32)
+        return np.concatenate(self.hashes), np.concatenate(self.owners), np.concatenate(self.parts)
 
 
 def _number(names: list[str], name: str) -> int:
@@ -224,18 +244,19 @@ class IndexBuilder:
         collector = _Collector([], [])
         with self._pool() as pool:
             _collect(self.ledger.iter_outputs(), self.config, collector, pool, self.progress)
-        hashes, owners = collector.pairs()
+        hashes, owners, parts = collector.pairs()
         n = len(collector.ids)
         df_max = df_limit(n)
         common = _too_common(hashes, df_max)
         stop = np.union1d(stop, common)
         keep = ~np.isin(hashes, stop) if stop.shape[0] else np.ones(hashes.shape[0], bool)
-        hashes, owners = hashes[keep], owners[keep]
+        hashes, owners, parts = hashes[keep], owners[keep], parts[keep]
         manifest = Manifest(
             fp_config=self.config.id,
             config=asdict(self.config),
             ledger=self.ledger.url_for_display,
             outputs=n,
+            parts=collector.nparts,
             segments=["seg-0000"],
             vendors=collector.vendors,
             models=collector.models,
@@ -248,8 +269,8 @@ class IndexBuilder:
         staging = self.root.with_name(self.root.name + ".building")
         _clear(staging)
         staging.mkdir(parents=True)
-        Segment.build(hashes, owners).save(staging / "seg-0000")
-        _table(collector, hashes, owners, n).save(staging / manifest.table)
+        Segment.build(hashes, parts).save(staging / "seg-0000")
+        _table(collector, hashes, owners, parts, n).save(staging / manifest.table)
         np.save(staging / manifest.stop, stop)
         manifest.write(staging)
         swap_in(staging, self.root)
@@ -299,19 +320,21 @@ class IndexBuilder:
         with self._pool() as pool:
             outputs = self.ledger.iter_outputs(after_seq=manifest.last_seq)
             _collect(outputs, self.config, collector, pool, self.progress)
-        hashes, owners = collector.pairs()
+        hashes, owners, parts = collector.pairs()
         keep = ~np.isin(hashes, index.stop)
-        hashes, owners = hashes[keep], owners[keep] + manifest.outputs
+        hashes, owners, parts = hashes[keep], owners[keep], parts[keep]
         n_new = len(collector.ids)
         generation = len(manifest.segments)
         seg_name = f"seg-{generation:04d}"
-        Segment.build(hashes, owners).save(self.root / seg_name)
-        table = _extend(index.outputs, collector, hashes, owners - manifest.outputs, n_new)
+        Segment.build(hashes, parts + np.uint32(manifest.parts)).save(self.root / seg_name)
+        new = _table(collector, hashes, owners, parts, n_new)
+        table = _extend(index.outputs, new, manifest.outputs)
         table_name = f"outputs-{generation:04d}"
         table.save(self.root / table_name)
         old_table = manifest.table
         manifest.segments.append(seg_name)
         manifest.outputs += n_new
+        manifest.parts += collector.nparts
         manifest.vendors, manifest.models = collector.vendors, collector.models
         manifest.has_prose = manifest.has_prose or collector.has_prose
         manifest.table = table_name
@@ -338,29 +361,46 @@ def _too_common(hashes: np.ndarray, df_max: int) -> np.ndarray:
     return uniq[counts > df_max]
 
 
-def _table(collector: _Collector, hashes: np.ndarray, owners: np.ndarray, n: int) -> OutputTable:
+def _table(
+    collector: _Collector, hashes: np.ndarray, owners: np.ndarray, parts: np.ndarray, n: int
+) -> OutputTable:
     width = max((len(i) for i in collector.ids), default=1)
     text = (hashes & np.uint64(1)) == TEXT
+    rows = collector.part_rows
+    part_of = np.concatenate([r.index for r in rows]) if rows else np.empty(0, np.int64)
+    kind = np.concatenate([r.kind for r in rows]) if rows else np.empty(0, np.int64)
+    first = np.concatenate([r.first_line for r in rows]) if rows else np.empty(0, np.int64)
+    last = np.concatenate([r.last_line for r in rows]) if rows else np.empty(0, np.int64)
+    owner = np.concatenate(collector.part_owner) if rows else np.empty(0, np.uint32)
+    m = collector.nparts
     return OutputTable(
         ids=np.array(collector.ids, dtype=f"S{width}"),
         vendor=np.array(collector.vendor, dtype=np.int32),
         model=np.array(collector.model, dtype=np.int32),
         nfp_code=np.bincount(owners[~text], minlength=n).astype(np.int32),
         nfp_text=np.bincount(owners[text], minlength=n).astype(np.int32),
+        part_output=owner.astype(np.uint32),
+        part_index=part_of.astype(np.int32),
+        part_kind=kind.astype(np.uint8),
+        part_first_line=first.astype(np.int32),
+        part_last_line=last.astype(np.int32),
+        part_nfp_code=np.bincount(parts[~text], minlength=m).astype(np.int32),
+        part_nfp_text=np.bincount(parts[text], minlength=m).astype(np.int32),
     )
 
 
-def _extend(
-    old: OutputTable, collector: _Collector, hashes: np.ndarray, owners: np.ndarray, n: int
-) -> OutputTable:
-    new = _table(collector, hashes, owners, n)
+def _extend(old: OutputTable, new: OutputTable, outputs: int) -> OutputTable:
+    """``old`` followed by ``new``, whose part rows name outputs after ``outputs`` old ones."""
     width = max(old.ids.dtype.itemsize, new.ids.dtype.itemsize)
+    joined = {
+        name: np.concatenate([getattr(old, name), getattr(new, name)])
+        for name in TABLE_ARRAYS
+        if name not in ("ids", "part_output")
+    }
     return OutputTable(
         ids=np.concatenate([old.ids.astype(f"S{width}"), new.ids.astype(f"S{width}")]),
-        vendor=np.concatenate([old.vendor, new.vendor]),
-        model=np.concatenate([old.model, new.model]),
-        nfp_code=np.concatenate([old.nfp_code, new.nfp_code]),
-        nfp_text=np.concatenate([old.nfp_text, new.nfp_text]),
+        part_output=np.concatenate([old.part_output, new.part_output + np.uint32(outputs)]),
+        **joined,
     )
 
 

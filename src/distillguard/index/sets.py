@@ -1,5 +1,9 @@
 """Fingerprint sets of recorded outputs: what the index stores for each output.
 
+Every fingerprint is also the evidence of one *part* of its output (a code unit, a paragraph:
+see :mod:`distillguard.fingerprint.parts`), so that a document holding one function of a long
+answer is judged against that function, not only against the whole answer.
+
 An output's set is the fingerprints of what the model *added*: its code segments in the code
 channel, its prose (and the prose inside its code) in the text channel, minus every fingerprint
 that also occurs in the request it was given (in either channel), so quoted context is never
@@ -13,7 +17,7 @@ Ambiguous segments go in both channels. A hash's lowest bit names its channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,8 +27,9 @@ from distillguard.fingerprint import (
     EncodedBatch,
     FingerprintConfig,
     Fingerprinter,
+    Piece,
     Prints,
-    split_segments,
+    layout,
 )
 from distillguard.model import NewOutput
 
@@ -43,16 +48,69 @@ MIN_QUOTED_BYTES = 16
 REQUEST_BATCH_CHARS = 4 << 20
 
 
+KIND_CODE, KIND_PROSE, KIND_WHOLE = 0, 1, 2
+KINDS = ("code", "prose", "whole")
+
+
+@dataclass(frozen=True)
+class PartRows:
+    """The parts of a batch of outputs: per part, its output (indexing the texts given), its
+    ordinal in that output, its kind (``KINDS``) and its first and last line."""
+
+    output: np.ndarray
+    index: np.ndarray
+    kind: np.ndarray
+    first_line: np.ndarray
+    last_line: np.ndarray
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[int, int, int, int, int]]) -> PartRows:
+        table = np.asarray(rows, dtype=np.int64).reshape(-1, 5)
+        return cls(*(table[:, i].copy() for i in range(5)))
+
+    def __len__(self) -> int:
+        return int(self.output.shape[0])
+
+
 @dataclass(frozen=True)
 class OutputSets:
-    """Unique ``(hash, output)`` pairs, ``output`` indexing the texts given."""
+    """Unique ``(hash, output)`` pairs, ``output`` indexing the texts given, each with the
+    ``part`` (indexing ``parts``) it is the evidence of."""
 
     hash: np.ndarray
     output: np.ndarray
+    part: np.ndarray
+    parts: PartRows
 
     @classmethod
     def empty(cls) -> OutputSets:
-        return cls(np.empty(0, np.uint64), np.empty(0, np.int64))
+        none = np.empty(0, np.int64)
+        return cls(np.empty(0, np.uint64), none, none, PartRows.of([]))
+
+
+@dataclass
+class _Pieces:
+    """Texts of one channel to fingerprint, each with its output and its parts' cuts."""
+
+    texts: list[str] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)
+    cuts: list[tuple[int, ...]] = field(default_factory=list)
+    parts: list[tuple[int, ...]] = field(default_factory=list)
+
+    def add(self, piece: Piece, owner: int, base: int) -> None:
+        self.texts.append(piece.text)
+        self.owners.append(owner)
+        self.cuts.append(piece.cuts)
+        self.parts.append(tuple(base + p for p in piece.parts))
+
+    def part_of(self, batch: EncodedBatch, doc: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """The part each fingerprint (piece ``doc``, byte ``start``) is evidence of."""
+        lengths = [len(c) for c in self.cuts]
+        base = np.repeat(batch.starts[:-1], lengths)
+        at = base + np.fromiter((c for cs in self.cuts for c in cs), np.int64, sum(lengths))
+        number = np.fromiter((p for ps in self.parts for p in ps), np.int64, sum(lengths))
+        found: np.ndarray = number[np.searchsorted(at, batch.starts[doc] + start, "right") - 1]
+        return found
 
 
 def _pairs_of(
@@ -65,23 +123,21 @@ def _pairs_of(
 
 
 def _added_pairs(
-    fp: Fingerprinter,
-    pieces: list[str],
-    owners: list[int],
-    channel: int,
-    requests: Sequence[str | None],
-) -> tuple[np.ndarray, np.ndarray]:
+    fp: Fingerprinter, pieces: _Pieces, channel: int, requests: Sequence[str | None]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The fingerprints of ``pieces`` that are mostly what the model added (see
-    :func:`novel_share`), with their owners."""
-    if not pieces:
-        return np.empty(0, np.uint64), np.empty(0, np.int64)
-    batch = EncodedBatch(pieces)
+    :func:`_mostly_added`), with their outputs and parts."""
+    if not pieces.texts:
+        none = np.empty(0, np.int64)
+        return np.empty(0, np.uint64), none, none
+    batch = EncodedBatch(pieces.texts)
     prints = fp.code(batch) if channel == CODE else fp.text(batch)
-    owner = np.asarray(owners, dtype=np.int64)
+    owner = np.asarray(pieces.owners, dtype=np.int64)
     keep = np.ones(len(prints), dtype=bool)
-    if any(requests[o] for o in set(owners)):
+    if any(requests[o] for o in set(pieces.owners)):
         keep = _mostly_added(fp, batch, prints, owner, channel, requests)
-    return prints.hash[keep], owner[prints.doc[keep]]
+    part = pieces.part_of(batch, prints.doc[keep], prints.start[keep])
+    return prints.hash[keep], owner[prints.doc[keep]], part
 
 
 def _mostly_added(
@@ -222,9 +278,11 @@ def _quoted_keys(
     return np.concatenate(found)
 
 
-def _unique_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _first_of_pairs(hashes: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """Where each distinct ``(hash, owner)`` pair first occurs."""
     _, first = np.unique(_pair_keys(hashes, owners), return_index=True)
-    return hashes[first], owners[first]
+    found: np.ndarray = first
+    return found
 
 
 def _pair_keys(hashes: np.ndarray, owners: np.ndarray) -> np.ndarray:
@@ -235,18 +293,21 @@ def _pair_keys(hashes: np.ndarray, owners: np.ndarray) -> np.ndarray:
 def output_sets(
     fp: Fingerprinter, texts: Sequence[str], requests: Sequence[str | None]
 ) -> OutputSets:
-    """Fingerprint sets of many outputs at once."""
-    code: tuple[list[str], list[int]] = ([], [])
-    prose: tuple[list[str], list[int]] = ([], [])
+    """Fingerprint sets of many outputs at once, each fingerprint with its part."""
+    code, prose = _Pieces(), _Pieces()
+    rows: list[tuple[int, int, int, int, int]] = []
     for i, text in enumerate(texts):
-        for segment, channel in split_segments(text):
-            target = code if channel == CODE else prose
-            target[0].append(segment)
-            target[1].append(i)
-    parts = [_added_pairs(fp, *code, CODE, requests), _added_pairs(fp, *prose, TEXT, requests)]
-    hashes = np.concatenate([p[0] for p in parts])
-    owners = np.concatenate([p[1] for p in parts])
-    hashes, owners = _unique_pairs(hashes, owners)
+        shape = layout(text)
+        for piece in shape.pieces:
+            (code if piece.channel == CODE else prose).add(piece, i, len(rows))
+        rows += [
+            (i, n, KINDS.index(p.kind), p.first_line, p.last_line)
+            for n, p in enumerate(shape.parts)
+        ]
+    found = [_added_pairs(fp, code, CODE, requests), _added_pairs(fp, prose, TEXT, requests)]
+    hashes, owners, parts = (np.concatenate([f[i] for f in found]) for i in range(3))
+    first = _first_of_pairs(hashes, owners)
+    hashes, owners, parts = hashes[first], owners[first], parts[first]
     asked = [(r, i) for i, r in enumerate(requests) if r]
     if asked and hashes.shape[0]:
         req_texts = [r for r, _ in asked]
@@ -254,8 +315,20 @@ def output_sets(
         quoted = [_pairs_of(fp, req_texts, req_owner, ch) for ch in (CODE, TEXT)]
         q_keys = np.concatenate([_pair_keys(*q) for q in quoted])
         fresh = ~np.isin(_pair_keys(hashes, owners), q_keys)
-        hashes, owners = hashes[fresh], owners[fresh]
-    return OutputSets(hashes, owners)
+        hashes, owners, parts = hashes[fresh], owners[fresh], parts[fresh]
+    return OutputSets(hashes, owners, parts, PartRows.of(rows))
+
+
+def whole_sets(owned: Sequence[tuple[int, np.ndarray]]) -> OutputSets:
+    """Sets kept as fingerprints only (privacy mode), as ``(output, hashes)``: each output is
+    one part, ``whole`` (its text, and so its parts, are not known)."""
+    if not owned:
+        return OutputSets.empty()
+    hashes = np.concatenate([h for _, h in owned])
+    owner = np.concatenate([np.full(h.shape[0], i, dtype=np.int64) for i, h in owned])
+    part = np.repeat(np.arange(len(owned), dtype=np.int64), [h.shape[0] for _, h in owned])
+    rows = [(i, 0, KIND_WHOLE, 0, 0) for i, _ in owned]
+    return OutputSets(hashes, owner, part, PartRows.of(rows))
 
 
 def background_hashes(fp: Fingerprinter, texts: Sequence[str]) -> np.ndarray:

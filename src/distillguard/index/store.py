@@ -8,10 +8,14 @@ Layout of an index directory::
     outputs/model.npy      model number per output (names in the manifest)
     outputs/nfp_code.npy   code-channel fingerprints per output after suppression, and
     outputs/nfp_text.npy   text-channel ones (the containment denominators)
+    outputs/part_*.npy     per part of an output (a code unit, a paragraph): its output
+                           number, ordinal in the output, kind, first and last line, and its
+                           own code- and text-channel fingerprint counts
     stop.npy               sorted suppressed hashes (boilerplate: too common, or background);
                            no segment holds one (build and update leave them out)
     seg-NNNN/keys.npy      low 32 bits of each posting's hash, sorted within its bucket
-    seg-NNNN/postings.npy  output number of each posting (uint32)
+    seg-NNNN/postings.npy  part number of each posting (uint32): a fingerprint is the
+                           evidence of one part of one output
     seg-NNNN/directory.npy first row of each bucket (the hash's top ``bits``)
     seg-NNNN/filter.npy    a blocked Bloom filter of the keys, by bucket (see ``bloom``)
 
@@ -34,9 +38,18 @@ from distillguard.errors import IndexError_
 from distillguard.fingerprint import FingerprintConfig
 from distillguard.index import bloom
 
-FORMAT = 2
+FORMAT = 3
 SEGMENT_ARRAYS = ("keys", "postings", "directory", "filter")
-TABLE_ARRAYS = ("ids", "vendor", "model", "nfp_code", "nfp_text")
+PART_ARRAYS = (
+    "part_output",
+    "part_index",
+    "part_kind",
+    "part_first_line",
+    "part_last_line",
+    "part_nfp_code",
+    "part_nfp_text",
+)
+TABLE_ARRAYS = ("ids", "vendor", "model", "nfp_code", "nfp_text", *PART_ARRAYS)
 MANIFEST = "manifest.json"
 
 
@@ -50,6 +63,7 @@ class Manifest:
     last_seq: int = 0
     last_id: str = ""
     outputs: int = 0
+    parts: int = 0
     segments: list[str] = field(default_factory=list)
     vendors: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
@@ -87,7 +101,7 @@ class Segment:
     """One posting per row, grouped by bucket (the top ``bits`` of the hash) and sorted by key.
 
     ``keys`` keeps the low 32 bits of each hash: with the bucket that makes 56+ bits per hash
-    at scale, 8 bytes per posting with ``postings`` (the output number). ``filter`` answers
+    at scale, 8 bytes per posting with ``postings`` (the part number). ``filter`` answers
     most misses in one memory access, without the directory.
     """
 
@@ -102,7 +116,7 @@ class Segment:
 
     @classmethod
     def build(cls, hashes: np.ndarray, outputs: np.ndarray) -> Segment:
-        """From unique ``(hash, output)`` pairs."""
+        """From ``(hash, part)`` pairs, unique per output."""
         bits = int(min(27, max(4, (max(hashes.shape[0], 1) // 2).bit_length())))
         buckets = hashes >> np.uint64(64 - bits)
         keys = (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
@@ -131,13 +145,21 @@ def _load(path: Path) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OutputTable:
-    """Per-output arrays, row ``i`` = output number ``i`` in the postings."""
+    """Per-output arrays (row ``i`` = output number ``i``) and per-part arrays (``part_*``,
+    row ``p`` = part number ``p`` in the postings)."""
 
     ids: np.ndarray
     vendor: np.ndarray
     model: np.ndarray
     nfp_code: np.ndarray
     nfp_text: np.ndarray
+    part_output: np.ndarray
+    part_index: np.ndarray
+    part_kind: np.ndarray
+    part_first_line: np.ndarray
+    part_last_line: np.ndarray
+    part_nfp_code: np.ndarray
+    part_nfp_text: np.ndarray
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)

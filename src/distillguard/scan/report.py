@@ -17,7 +17,8 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def match_json(m: Match) -> dict[str, Any]:
-    """One match; ``field`` only when the document was gathered from a record's strings."""
+    """One match; ``field`` only when the document was gathered from a record's strings,
+    ``parts`` only when parts of a many-part output were found on their own."""
     out: dict[str, Any] = {
         "output_id": m.output_id,
         "vendor": m.vendor,
@@ -28,6 +29,11 @@ def match_json(m: Match) -> dict[str, Any]:
     }
     if m.field is not None:
         out["field"] = m.field
+    if m.parts:
+        out["parts"] = [
+            {"part": p.index, "kind": p.kind, "lines": list(p.lines), "containment": p.containment}
+            for p in m.parts
+        ]
     return out
 
 
