@@ -7,7 +7,9 @@ outer indentation after a blank line); in prose, paragraphs. A document that hol
 one part holds outside output, whatever share of the whole answer that part is.
 
 Units smaller than ``PART_MIN_CHARS`` join their neighbours: the scan needs 100 characters of
-evidence and a quarter of a part, so a quarter of a smaller part could never count. A unit
+evidence and a quarter of a part, so a quarter of a smaller part could never count (a unit of
+that size or more is always a part of its own, and a run of small ones of at least half of it
+too). A unit
 longer than ``PART_MAX_CHARS`` (a class, a long module) is cut again at its next indentation
 level (its methods), since one method is as likely to be copied as one function.
 
@@ -197,18 +199,31 @@ def _indent(line: str) -> int:
 
 
 def _sized(starts: list[int], end: int) -> list[tuple[int, int]]:
-    """Consecutive units joined until each holds ``PART_MIN_CHARS``; a short tail joins the
-    part before it."""
+    """Units as parts: a unit of ``PART_MIN_CHARS`` or more is a part of its own; runs of
+    smaller ones (one-liners, a comment, imports) are joined until they are that long, and a
+    run that stays shorter than half of it joins the part after it (or, at the end, before
+    it)."""
     bounds = [*starts, end]
     groups: list[list[int]] = []
+    run: list[int] | None = None
     for a, b in pairwise(bounds):
-        if groups and groups[-1][1] - groups[-1][0] < PART_MIN_CHARS:
-            groups[-1][1] = b
-        else:
+        if b - a >= PART_MIN_CHARS:
+            if run is not None and run[1] - run[0] >= PART_MIN_CHARS // 2:
+                groups.append(run)
+            elif run is not None:
+                a = run[0]
             groups.append([a, b])
-    if len(groups) > 1 and groups[-1][1] - groups[-1][0] < PART_MIN_CHARS:
-        tail = groups.pop()
-        groups[-1][1] = tail[1]
+            run = None
+            continue
+        run = [a, b] if run is None else [run[0], b]
+        if run[1] - run[0] >= PART_MIN_CHARS:
+            groups.append(run)
+            run = None
+    if run is not None:
+        if groups and run[1] - run[0] < PART_MIN_CHARS // 2:
+            groups[-1][1] = run[1]
+        else:
+            groups.append(run)
     return [(a, b) for a, b in groups]
 
 

@@ -21,7 +21,9 @@ import numpy as np
 
 from distillguard.errors import ConfigMismatchError, IndexError_, InputError
 from distillguard.fingerprint import TEXT, FingerprintConfig, Fingerprinter, settings_for
+from distillguard.index.probe import probe
 from distillguard.index.sets import (
+    KIND_SHARED,
     OutputSets,
     PartRows,
     background_hashes,
@@ -39,6 +41,8 @@ from distillguard.index.store import (
 from distillguard.model import Output
 
 CHUNK = 2000
+# A part is judged on its own when at least this share of its fingerprints is its output's alone.
+MIN_OWN_SHARE = 0.5
 Progress = Callable[[int], None]
 
 
@@ -119,6 +123,7 @@ class _Collector:
         self.part_rows: list[PartRows] = []
         self.part_owner: list[np.ndarray] = []
         self.nparts = 0
+        self.alone: np.ndarray | None = None  # which parts are judged on their own
         self.has_prose = False
         self.last: Output | None = None
 
@@ -139,6 +144,33 @@ class _Collector:
         self.part_rows.append(sets.parts)
         self.part_owner.append((sets.parts.output + base).astype(np.uint32))
         self.nparts += len(sets.parts)
+
+    def set_aside_shared(
+        self, owners: np.ndarray, parts: np.ndarray, shared: np.ndarray
+    ) -> np.ndarray:
+        """``parts`` with every shared fingerprint moved to its output's ``shared`` part.
+
+        A part stands on its own only by what is specific to its output: a k-gram that another
+        recorded output also holds (a CI step, a Dockerfile line, an idiom many answers write)
+        is a pattern, not the mark of one answer. Shared fingerprints still count for the
+        whole output; the ``shared`` part is never judged on its own, and neither is a part of
+        which less than ``MIN_OWN_SHARE`` is its own (a template, with names and versions
+        changed: what is specific in it is the variation).
+        """
+        moved = parts.copy()
+        total = np.bincount(parts, minlength=self.nparts)
+        common = np.bincount(parts[shared], minlength=self.nparts)
+        self.alone = common <= (1 - MIN_OWN_SHARE) * total
+        if not shared.any():
+            return moved
+        who = np.unique(owners[shared])
+        pseudo = self.nparts + np.arange(who.shape[0], dtype=np.int64)
+        moved[shared] = pseudo[np.searchsorted(who, owners[shared])].astype(moved.dtype)
+        rows = [(int(o), -1, KIND_SHARED, 0, 0) for o in who.tolist()]
+        self.part_rows.append(PartRows.of(rows))
+        self.part_owner.append(who.astype(np.uint32))
+        self.nparts += who.shape[0]
+        return moved
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every ``(hash, output, part)``."""
@@ -251,6 +283,7 @@ class IndexBuilder:
         stop = np.union1d(stop, common)
         keep = ~np.isin(hashes, stop) if stop.shape[0] else np.ones(hashes.shape[0], bool)
         hashes, owners, parts = hashes[keep], owners[keep], parts[keep]
+        parts = collector.set_aside_shared(owners, parts, _shared(hashes))
         manifest = Manifest(
             fp_config=self.config.id,
             config=asdict(self.config),
@@ -323,6 +356,7 @@ class IndexBuilder:
         hashes, owners, parts = collector.pairs()
         keep = ~np.isin(hashes, index.stop)
         hashes, owners, parts = hashes[keep], owners[keep], parts[keep]
+        parts = collector.set_aside_shared(owners, parts, _shared(hashes, index))
         n_new = len(collector.ids)
         generation = len(manifest.segments)
         seg_name = f"seg-{generation:04d}"
@@ -354,6 +388,17 @@ class IndexBuilder:
         return ProcessPoolExecutor(self.workers) if self.workers > 1 else _InlineExecutor()
 
 
+def _shared(hashes: np.ndarray, index: Index | None = None) -> np.ndarray:
+    """Which ``(hash, output)`` pairs (unique per output) hold a hash other outputs hold too:
+    among these pairs, or already in ``index`` (an update: the older outputs' parts keep such
+    a hash as their own until the next full build)."""
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    found: np.ndarray = counts[inverse] > 1
+    if index is not None and hashes.shape[0]:
+        found[probe(index, hashes)[0]] = True
+    return found
+
+
 def _too_common(hashes: np.ndarray, df_max: int) -> np.ndarray:
     if not hashes.shape[0]:
         return np.empty(0, np.uint64)
@@ -373,6 +418,10 @@ def _table(
     last = np.concatenate([r.last_line for r in rows]) if rows else np.empty(0, np.int64)
     owner = np.concatenate(collector.part_owner) if rows else np.empty(0, np.uint32)
     m = collector.nparts
+    alone = np.ones(m, dtype=np.uint8)
+    if collector.alone is not None:
+        alone[: collector.alone.shape[0]] = collector.alone
+        alone[collector.alone.shape[0] :] = 0  # the ``shared`` parts
     return OutputTable(
         ids=np.array(collector.ids, dtype=f"S{width}"),
         vendor=np.array(collector.vendor, dtype=np.int32),
@@ -386,6 +435,7 @@ def _table(
         part_last_line=last.astype(np.int32),
         part_nfp_code=np.bincount(parts[~text], minlength=m).astype(np.int32),
         part_nfp_text=np.bincount(parts[text], minlength=m).astype(np.int32),
+        part_alone=alone,
     )
 
 

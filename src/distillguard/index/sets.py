@@ -16,6 +16,7 @@ Ambiguous segments go in both channels. A hash's lowest bit names its channel.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -44,12 +45,19 @@ MIN_ADDED_BYTES = 100
 # A paragraph quotes its request when this many of its visible bytes are quoted (a ``"""`` or
 # a ``}`` the request also has is no quoting).
 MIN_QUOTED_BYTES = 16
+# Lines that declare dependencies (see _declaration_bytes), in the languages the fingerprints read.
+_DECLARATION = re.compile(
+    rb"^[ \t]*(?:import[ \t({]|from[ \t]+[\w.]+[ \t]+import\b|#[ \t]*include\b|using[ \t]+[\w.:]+;"
+    rb"|use[ \t]+[\w:{}, ]+;|(?:const|let|var)[ \t]+[\w{}, ]+=[ \t]*require\(|require[ \t(]"
+    rb"|package[ \t]+[\w.]+;?[ \t]*$)[^\n]*",
+    re.MULTILINE,
+)
 # Request text fingerprinted at a time when finding what an output quotes (bounds memory).
 REQUEST_BATCH_CHARS = 4 << 20
 
 
-KIND_CODE, KIND_PROSE, KIND_WHOLE = 0, 1, 2
-KINDS = ("code", "prose", "whole")
+KIND_CODE, KIND_PROSE, KIND_WHOLE, KIND_SHARED = 0, 1, 2, 3
+KINDS = ("code", "prose", "whole", "shared")
 
 
 @dataclass(frozen=True)
@@ -133,38 +141,56 @@ def _added_pairs(
     batch = EncodedBatch(pieces.texts)
     prints = fp.code(batch) if channel == CODE else fp.text(batch)
     owner = np.asarray(pieces.owners, dtype=np.int64)
-    keep = np.ones(len(prints), dtype=bool)
+    declared = _declaration_bytes(batch) if channel == CODE else None
+    quoted = None
     if any(requests[o] for o in set(pieces.owners)):
-        keep = _mostly_added(fp, batch, prints, owner, channel, requests)
+        quoted = _quoted_bytes(fp, batch, owner, channel, requests)
+    keep = _mostly_added(batch, prints, quoted, declared)
     part = pieces.part_of(batch, prints.doc[keep], prints.start[keep])
     return prints.hash[keep], owner[prints.doc[keep]], part
 
 
 def _mostly_added(
-    fp: Fingerprinter,
-    batch: EncodedBatch,
-    prints: Prints,
-    owner: np.ndarray,
-    channel: int,
-    requests: Sequence[str | None],
+    batch: EncodedBatch, prints: Prints, quoted: np.ndarray | None, declared: np.ndarray | None
 ) -> np.ndarray:
     """Which fingerprints are the model's: at least ``MIN_ADDED_SHARE`` of their bytes are
-    not quoted from the request, and they do not start in a paragraph that quotes the request
-    and adds too little of its own (:func:`_trivial_paragraphs`).
+    neither quoted from the request nor on declaration lines (:func:`_declaration_bytes`), and
+    they do not start in a paragraph that quotes the request and adds too little of its own
+    (:func:`_trivial_paragraphs`).
 
     Only what the model added is its output: a k-gram that straddles one changed line inside
     quoted context is mostly the company's own code, and a change of a line or two inside
     quoted context is no evidence, however long the lines around it."""
-    quoted = _quoted_bytes(fp, batch, owner, channel, requests)
-    before = np.concatenate([[0], np.cumsum(quoted)])
+    keep = np.ones(len(prints), dtype=bool)
+    if quoted is None and (declared is None or not declared.any()):
+        return keep
+    size = int(batch.starts[-1])
+    foreign = np.zeros(size, dtype=np.int64)
+    for mask in (quoted, declared):
+        if mask is not None:
+            foreign |= mask
+    before = np.concatenate([[0], np.cumsum(foreign)])
     lo = batch.starts[prints.doc] + prints.start
     hi = batch.starts[prints.doc] + prints.end
     added = (hi - lo) - (before[hi] - before[lo])
-    keep: np.ndarray = added >= MIN_ADDED_SHARE * (hi - lo)
-    paragraph, trivial = _trivial_paragraphs(batch, quoted)
-    if lo.shape[0]:
+    keep &= added >= MIN_ADDED_SHARE * (hi - lo)
+    if quoted is not None and lo.shape[0]:
+        paragraph, trivial = _trivial_paragraphs(batch, quoted)
         keep &= ~trivial[paragraph[lo]]
     return keep
+
+
+def _declaration_bytes(batch: EncodedBatch) -> np.ndarray:
+    """1 for every byte on a line that declares what code depends on (``import``,
+    ``from x import``, ``#include``, ``using``, ``use``, ``require``, ``package``), else 0.
+
+    Such lines name a codebase's modules, not what an answer wrote: every file of one package
+    shares them (the company's own files and an answer that used the same package alike), so
+    they are never evidence of a copy. The rest of the code is."""
+    marks = np.zeros(int(batch.starts[-1]), dtype=np.int64)
+    for m in _DECLARATION.finditer(batch.buf.tobytes()):
+        marks[m.start() : m.end()] = 1
+    return marks
 
 
 def _trivial_paragraphs(batch: EncodedBatch, quoted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

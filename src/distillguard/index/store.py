@@ -10,7 +10,8 @@ Layout of an index directory::
     outputs/nfp_text.npy   text-channel ones (the containment denominators)
     outputs/part_*.npy     per part of an output (a code unit, a paragraph): its output
                            number, ordinal in the output, kind, first and last line, and its
-                           own code- and text-channel fingerprint counts
+                           own code- and text-channel fingerprint counts, and whether it
+                           is judged on its own (mostly its output's own fingerprints)
     stop.npy               sorted suppressed hashes (boilerplate: too common, or background);
                            no segment holds one (build and update leave them out)
     seg-NNNN/keys.npy      low 32 bits of each posting's hash, sorted within its bucket
@@ -48,6 +49,7 @@ PART_ARRAYS = (
     "part_last_line",
     "part_nfp_code",
     "part_nfp_text",
+    "part_alone",
 )
 TABLE_ARRAYS = ("ids", "vendor", "model", "nfp_code", "nfp_text", *PART_ARRAYS)
 MANIFEST = "manifest.json"
@@ -160,6 +162,7 @@ class OutputTable:
     part_last_line: np.ndarray
     part_nfp_code: np.ndarray
     part_nfp_text: np.ndarray
+    part_alone: np.ndarray
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from distillguard.fingerprint import CODE, TEXT, EncodedBatch, Fingerprinter
 from distillguard.index.probe import probe
-from distillguard.index.sets import KINDS
+from distillguard.index.sets import KIND_SHARED, KINDS
 from distillguard.index.store import Index
 from distillguard.model import Match, PartMatch
 from distillguard.scan import evidence, kernels
@@ -94,9 +94,13 @@ class Matcher:
         vendor_ok = np.array([wanted(v) for v in vendors] or [False], dtype=bool)
         self._allowed = vendor_ok[table.vendor] if len(vendors) else np.zeros(0, bool)
         self._part_output = np.asarray(table.part_output, dtype=np.int64)
-        # Parts are judged on their own only in outputs of more than one part.
-        many = np.bincount(self._part_output, minlength=table.ids.shape[0]) > 1
-        self._allowed_part = (self._allowed & many)[self._part_output]
+        # Parts are judged on their own only in outputs of more than one part, and only those
+        # made mostly of their output's own fingerprints (see ``index.build``); an output's
+        # ``shared`` part (what other outputs hold too) never is.
+        own = np.asarray(table.part_kind) != KIND_SHARED
+        many = np.bincount(self._part_output[own], minlength=table.ids.shape[0]) > 1
+        alone = np.asarray(table.part_alone, dtype=bool)
+        self._allowed_part = (self._allowed & many)[self._part_output] & own & alone
         # Containment denominators, by channel (CODE = 0, TEXT = 1).
         self._nfp = np.stack([table.nfp_code, table.nfp_text])
         self._part_nfp = np.stack([table.part_nfp_code, table.part_nfp_text])
