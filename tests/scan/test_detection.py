@@ -411,7 +411,7 @@ def test_one_function_out_of_a_five_block_answer_is_found_by_its_part(index_of) 
     answer = five_block_answer()
     root = index_of(NewOutput(vendor="openai", model="m", text=answer))
     go = FIVE_BLOCKS[1][1]
-    host = "package intervals\n\nimport \"sort\"\n\ntype Interval struct{ Start, End int }\n\n"
+    host = 'package intervals\n\nimport "sort"\n\ntype Interval struct{ Start, End int }\n\n'
     (match,) = found(root, host + go.replace("iv", "span"))
     assert match.containment < 0.25  # a small share of the whole answer ...
     (part,) = [p for p in match.parts if p.kind == "code"]
@@ -446,3 +446,58 @@ def test_parts_of_an_answer_that_are_not_in_the_document_flag_nothing(index_of) 
 }
 """
     assert found(root, ours) == []
+
+
+CI_BLOCK = """name: ci
+on: [push, pull_request]
+jobs:
+  test:
+    runs-on: ubuntu-24.04
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-go@v5
+        with:
+          go-version: "1.23"
+          cache: true
+      - run: go vet ./...
+      - run: go test -race -coverprofile=cover.out ./...
+      - run: go tool cover -func=cover.out | tail -n 1
+"""
+
+
+def test_a_part_other_answers_also_hold_is_no_evidence_on_its_own(index_of) -> None:  # type: ignore[no-untyped-def]
+    """A CI file two answers both wrote is a pattern: a document holding it is not flagged by
+    that part (only by the whole rule, where the file is a large share of an answer), while
+    one holding an answer's own function is."""
+    first = five_block_answer() + "\n\nAnd the workflow:\n\n```yaml\n" + CI_BLOCK + "```\n"
+    second = (
+        "For the parser service, this workflow runs the tests on every push:\n\n```yaml\n"
+        + CI_BLOCK
+        + "```\n\nIt needs no secrets; the race detector doubles the run time.\n\n```python\n"
+        + DOCSTRING_HEAVY
+        + "```\n\nThe registry keeps the widget's own methods reachable:\n\n```python\n"
+        + REGISTRY
+        + "```\n"
+    )
+    root = index_of(
+        NewOutput(vendor="openai", model="m", text=first),
+        NewOutput(vendor="anthropic", model="m", text=second),
+    )
+    matches = found(root, ".github/workflows/ci.yml\n\n" + CI_BLOCK)
+    assert all(m.vendor == "anthropic" and m.containment >= 0.25 for m in matches)
+    assert all(m.parts == () for m in matches)
+    (match,) = found(root, "package intervals\n\n" + FIVE_BLOCKS[1][1])
+    assert match.vendor == "openai" and match.parts
+
+
+def test_dependency_declarations_are_never_an_outputs_evidence() -> None:
+    imports = "".join(
+        f"from company.pipeline.stage{i} import Loader{i}, Writer{i}\n" for i in range(8)
+    )
+    body = "def run():\n    return [Loader0().load(), Writer1().write()]\n"
+    fp = Fingerprinter()
+    with_imports = output_sets(fp, [imports + "\n" + body], [None])
+    alone = output_sets(fp, [body], [None])
+    plain = set(fp.code(EncodedBatch([imports])).hash.tolist())
+    assert plain and not plain & set(with_imports.hash.tolist())
+    assert len(with_imports.hash) <= len(alone.hash) + 4  # a few k-grams across the seam at most

@@ -48,7 +48,8 @@ MIN_QUOTED_BYTES = 16
 # Lines that declare dependencies (see _declaration_bytes), in the languages the fingerprints read.
 _DECLARATION = re.compile(
     rb"^[ \t]*(?:import[ \t({]|from[ \t]+[\w.]+[ \t]+import\b|#[ \t]*include\b|using[ \t]+[\w.:]+;"
-    rb"|use[ \t]+[\w:{}, ]+;|(?:const|let|var)[ \t]+[\w{}, ]+=[ \t]*require\(|require[ \t(]"
+    rb"|use[ \t]+[\w:{}, ]+;|(?:const|let|var)[ \t]+[\w{}, ]+=[ \t]*require\("
+    rb"|require[ \t]*\(|require[ \t]+['\"]"
     rb"|package[ \t]+[\w.]+;?[ \t]*$)[^\n]*",
     re.MULTILINE,
 )
@@ -141,7 +142,7 @@ def _added_pairs(
     batch = EncodedBatch(pieces.texts)
     prints = fp.code(batch) if channel == CODE else fp.text(batch)
     owner = np.asarray(pieces.owners, dtype=np.int64)
-    declared = _declaration_bytes(batch) if channel == CODE else None
+    declared = _declaration_bytes(batch)
     quoted = None
     if any(requests[o] for o in set(pieces.owners)):
         quoted = _quoted_bytes(fp, batch, owner, channel, requests)
@@ -181,7 +182,8 @@ def _mostly_added(
 
 
 def _declaration_bytes(batch: EncodedBatch) -> np.ndarray:
-    """1 for every byte on a line that declares what code depends on (``import``,
+    """1 for every byte on a line that declares what code depends on (in either channel: code
+    read as words is code too) (``import``,
     ``from x import``, ``#include``, ``using``, ``use``, ``require``, ``package``), else 0.
 
     Such lines name a codebase's modules, not what an answer wrote: every file of one package
