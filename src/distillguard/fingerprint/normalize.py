@@ -51,9 +51,10 @@ _HEADER = re.compile(r"\A(?:[ \t]*(?:#|//|/\*|\*|--)[^\n]*(?:\n|\Z)|[ \t]*\n)+")
 # Prose inside code: docstrings (triple-quoted strings) and comments (``#``, ``//``, ``-- ``,
 # ``/* */``, ``<!-- -->``), read as words by the text channel.
 _CODE_PROSE = re.compile(
-    r'"""(.*?)"""|\'\'\'(.*?)\'\'\''  # docstrings
+    r"(?=[\"'/<#-])"  # every match starts with one of these: a quick test at each position
+    r'(?:"""(.*?)"""|\'\'\'(.*?)\'\'\''  # docstrings
     r"|/\*(.*?)\*/|<!--(.*?)-->"  # block comments
-    r"|(?:^|(?<=\s))(?:#(?![!\w])|//|--\s)([^\n]*)",  # line comments (not #! or #include)
+    r"|(?:^|(?<=\s))(?:#(?![!\w])|//|--\s)([^\n]*))",  # line comments (not #!, #include)
     re.DOTALL | re.MULTILINE,
 )
 _COMMENT_MARKS = re.compile(r"^[ \t]*(?:\*+|#+|//+)[ \t]?", re.MULTILINE)

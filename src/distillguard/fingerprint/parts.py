@@ -38,6 +38,9 @@ PART_MIN_CHARS = 400
 PART_MAX_CHARS = 2000
 # A line that closes a block rather than opening a unit, even at the outer indentation.
 _NEWLINE = re.compile("\n")
+# A blank line followed by one that is not (captured: that line's indentation).
+_AFTER_BLANK = re.compile(r"^[ \t\r\f\v]*\n(?=([ \t]*)\S)", re.MULTILINE)
+_INDENTS = re.compile(r"^[ \t]*(?=\S)", re.MULTILINE)
 _CLOSER = re.compile(r"[}\])]|end\b|fi\b|done\b|esac\b|</")
 
 
@@ -169,33 +172,16 @@ def _units(text: str, region: _Region, kind: str) -> list[tuple[int, int]]:
 def _unit_starts(text: str, start: int, end: int, *, code: bool, inner: bool = False) -> list[int]:
     """Where units begin in ``text[start:end]``: paragraphs for prose; for code, lines after a
     blank line at the outer indentation (with ``inner``: the next level in)."""
-    lines = _lines(text, start, end)
-    after_blank = [
-        (pos, _indent(line))
-        for (pos, line), (_, before) in zip(lines[1:], lines[:-1], strict=True)
-        if line.strip() and not before.strip()
-    ]
+    chunk = text[start:end]
+    after_blank = [(m.end(), len(m.group(1))) for m in _AFTER_BLANK.finditer(chunk)]
     if code:
-        outer = min((_indent(line) for _, line in lines if line.strip()), default=0)
+        outer = min(map(len, _INDENTS.findall(chunk)), default=0)
         levels = sorted({i for _, i in after_blank if i > outer}) if inner else [outer]
         level = levels[0] if levels else -1
         after_blank = [
-            (pos, i) for pos, i in after_blank if i == level and not _CLOSER.match(text, pos + i)
+            (pos, i) for pos, i in after_blank if i == level and not _CLOSER.match(chunk, pos + i)
         ]
-    return [start] + [pos for pos, _ in after_blank]
-
-
-def _lines(text: str, start: int, end: int) -> list[tuple[int, str]]:
-    out = []
-    pos = start
-    for line in text[start:end].split("\n"):
-        out.append((pos, line))
-        pos += len(line) + 1
-    return out
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
+    return [start] + [start + pos for pos, _ in after_blank]
 
 
 def _sized(starts: list[int], end: int) -> list[tuple[int, int]]:
