@@ -2,6 +2,7 @@
 file, a Parquet code-analysis dataset and a repository.
 
     .venv/bin/python benchmarks/family2.py [--seed 1] [--label main] [--answers 800] [--rebuild]
+        [--peers [--lsh-threshold 0.5] [--ensemble-threshold 0.5]]
 
 Family 1 (``benchmarks/quality.py``) pastes single functions and prose paragraphs from installed
 Python/JS packages into host files. Family 2 is built differently, from other sources (see
@@ -26,6 +27,11 @@ Python/JS packages into host files. Family 2 is built differently, from other so
 4. Scores per document (``family2/score.py``): a positive is found only when a match names an
    output it holds; results to ``benchmarks/results/family2-<label>.json``, every false
    negative and false positive to ``benchmarks/.work/family2/details-<label>.json``.
+5. With ``--peers``, after distillguard (whose run and figures do not change): quality.py's
+   peers (datasketch MinHashLSH and MinHashLSHEnsemble, copydetect) on the same documents and
+   answers, with quality.py's thresholds, scored by the same rule (``family2/peers.py``);
+   printed side by side with distillguard, written under ``peers`` in the results, their
+   errors to ``details-<label>-peers.json``.
 
 Truth rule: texts are compared after case folding and whitespace collapsing; a negative that
 shares a run of >= 200 characters with any answer's own text (the answer without what its
@@ -66,6 +72,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=HERE / "results")
     p.add_argument("--rebuild", action="store_true", help="rebuild the corpus even if present")
     p.add_argument("--build-only", action="store_true", help="build the corpus, scan nothing")
+    p.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run quality.py's peers (MinHashLSH, LSHEnsemble, copydetect): a few minutes",
+    )
+    p.add_argument("--lsh-threshold", type=float, default=0.5, help="MinHashLSH Jaccard")
+    p.add_argument(
+        "--ensemble-threshold", type=float, default=0.5, help="MinHashLSHEnsemble containment"
+    )
     return p.parse_args(argv)
 
 
@@ -150,6 +165,83 @@ def table(title: str, rows: dict, flag: str) -> str:
     return "\n".join(lines)
 
 
+def _cell(row: dict | None, flag: str) -> str:
+    if row is None:
+        return "-"
+    rate = "-" if row["rate"] is None else f"{row['rate']:.3f}"
+    return f"{rate} ({row[flag]})"
+
+
+def side_by_side(title: str, key: str, flag: str, systems: dict[str, dict]) -> str:
+    """One breakdown, a column per system: rate (count) per row."""
+    width = max(16, *(len(n) + 1 for n in systems))
+    keys = list(dict.fromkeys(k for f in systems.values() for k in f[key]))
+    n = {k: next(f[key][k]["n"] for f in systems.values() if k in f[key]) for k in keys}
+    head = "".join(f"{name:>{width}}" for name in systems)
+    lines = [title, f"  {'':30} {'n':>5}{head}"]
+    for k in keys:
+        cells = "".join(f"{_cell(f[key].get(k), flag):>{width}}" for f in systems.values())
+        lines.append(f"  {k:30} {n[k]:>5}{cells}")
+    return "\n".join(lines)
+
+
+def print_side_by_side(systems: dict[str, dict], walls: dict[str, float]) -> None:
+    width = max(16, *(len(n) + 1 for n in systems))
+    print("\nside by side (rate (count); same documents, same truth, same scoring)")
+    print(f"  {'':36}" + "".join(f"{name:>{width}}" for name in systems))
+
+    def row(label: str, cell) -> None:
+        print(f"  {label:36}" + "".join(f"{cell(name, f):>{width}}" for name, f in systems.items()))
+
+    row("precision", lambda _, f: str(f["precision"]))
+    row("recall", lambda _, f: str(f["recall"]))
+    row("f1", lambda _, f: str(f["f1"]))
+    row("found / positives", lambda _, f: f"{f['found']}/{f['positives']}")
+    row("misattributed", lambda _, f: str(f["misattributed"]))
+    row(
+        "positives flagged at all",
+        lambda _, f: f"{(f['found'] + f['misattributed']) / f['positives']:.4f}",
+    )
+    row("false positives / negatives", lambda _, f: f"{f['false_positives']}/{f['negatives']}")
+    row("wall seconds", lambda name, _: f"{walls[name]:.1f}")
+    shapes = list(next(iter(systems.values()))["precision_by_shape"])
+    for shape in shapes:
+        row(f"precision, {shape}", lambda _, f, s=shape: str(f["precision_by_shape"].get(s)))
+    for title, key, flag in (
+        ("recall by shape", "recall_by_shape", "found"),
+        ("recall by edit", "recall_by_edit", "found"),
+        (
+            "recall by edit, parts >= 1/4 of their answer",
+            "recall_by_edit_parts_ge_quarter",
+            "found",
+        ),
+        ("recall by part", "recall_by_part", "found"),
+        ("recall by part and edit", "recall_by_part_edit", "found"),
+        ("recall by the part's share of its answer", "recall_by_share_of_answer", "found"),
+        (
+            "recall by part shared with other answers",
+            "recall_by_part_shared_with_other_answers",
+            "found",
+        ),
+        ("false positives by negative type", "fp_by_negative", "flagged"),
+        ("false positives by shape", "fp_by_shape", "flagged"),
+    ):
+        print(side_by_side(title, key, flag, systems))
+
+
+def run_peers(args: argparse.Namespace, manifest: dict, corpus: Path) -> dict:
+    from family2 import peers
+
+    t0 = time.perf_counter()
+    got = peers.run_all(args, manifest, corpus / "answers.jsonl")
+    return {
+        "setup": peers.setup(args),
+        "read_seconds": got["read_seconds"],
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "systems": got["systems"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     corpus = args.work / f"seed{args.seed}-gen{GENERATOR}"
@@ -215,11 +307,20 @@ def main(argv: list[str] | None = None) -> int:
         "figures": scored["figures"],
         "material": manifest["material"],
     }
+    peer_details = None
+    if args.peers:
+        print("running the peers ...", flush=True)
+        peer_run = run_peers(args, manifest, corpus)
+        peer_details = {k: v.pop("details") for k, v in peer_run["systems"].items()}
+        results["peers"] = peer_run
     args.results.mkdir(parents=True, exist_ok=True)
     out_path = args.results / f"family2-{args.label}.json"
     out_path.write_text(json.dumps(results, indent=1) + "\n")
     details_path = args.work / f"details-{args.label}.json"
     details_path.write_text(json.dumps(scored["details"], indent=1) + "\n")
+    if peer_details is not None:
+        peers_details_path = args.work / f"details-{args.label}-peers.json"
+        peers_details_path.write_text(json.dumps(peer_details, indent=1) + "\n")
     f = scored["figures"]
     print(
         f"precision {f['precision']}  recall {f['recall']}  f1 {f['f1']}  "
@@ -252,6 +353,17 @@ def main(argv: list[str] | None = None) -> int:
     unnamed = scored["details"]["findings_naming_no_document"]
     if unnamed:
         print(f"warning: findings naming no document: {unnamed[:5]}")
+    if args.peers:
+        p = results["peers"]
+        systems = {"distillguard": f, **{k: v["figures"] for k, v in p["systems"].items()}}
+        walls = {"distillguard": results["seconds"]["run_wall"]}
+        walls.update({k: v["seconds"]["wall"] for k, v in p["systems"].items()})
+        print_side_by_side(systems, walls)
+        print(f"peers' thresholds: {p['setup']['thresholds']}")
+        for name, v in p["systems"].items():
+            print(f"  {name}: {v['seconds']}; {v['params']}; {'; '.join(v['notes'])}")
+        print(f"peers' wall time: {p['wall_seconds']}s (reading the texts: {p['read_seconds']}s)")
+        print(f"peers' details: {peers_details_path}")
     print(f"results: {out_path}\ndetails: {details_path}")
     print(f"seconds: {results['seconds']}")
     return 0
