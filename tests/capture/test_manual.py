@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from distillguard.capture.manual import BadLine, output_from_fields, parse_jsonl
+from distillguard.capture.manual import (
+    BadLine,
+    output_from_fields,
+    parse_jsonl,
+    read_jsonl,
+    record_jsonl,
+)
 from distillguard.errors import InputError
+from distillguard.ledger import Ledger
 from distillguard.model import NewOutput
 
 GOOD = {"text": "print('hi')", "vendor": "openai", "model": "gpt-5"}
@@ -58,6 +65,8 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_true() -> None:
         (_line(GOOD | {"text": ""}), "'text' is empty"),
         (_line(GOOD | {"created_at": "last tuesday"}), "'created_at' is not an ISO 8601"),
         (_line(GOOD | {"created_at": 1700000000}), "'created_at' must be an ISO 8601 string"),
+        (_line(GOOD | {"created_at": "0001-01-01T00:00:00+01:00"}), "out of range in UTC"),
+        (_line(GOOD | {"created_at": "9999-12-31T23:59:59-01:00"}), "out of range in UTC"),
         (b'{"text": "\\ud800", "vendor": "v", "model": "m"}', "lone surrogate (\\ud800)"),
         (b"[" * 100_000 + b"]" * 100_000, "malformed JSON: nested too deeply"),
     ],
@@ -121,3 +130,35 @@ def test_any_text_survives_the_round_trip(text: str) -> None:
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     for item in parse_jsonl(data.split(b"\n"), "f"):
         assert isinstance(item, NewOutput | BadLine)
+
+
+@pytest.mark.postgres
+def test_a_line_the_ledger_refuses_is_skipped_and_every_other_recorded(pg_url: str) -> None:
+    """PostgreSQL cannot store NUL: that line alone is skipped, with its place and reason."""
+    lines = [_line(GOOD | {"text": f"answer {i}"}) for i in range(7)]
+    lines[4] = _line(GOOD | {"text": "a NUL \x00 in it"})
+    lines.insert(2, b"{oops\n")
+    with Ledger(pg_url) as ledger:
+        done = record_jsonl(ledger, read_jsonl(lines, "x.jsonl"))
+        texts = sorted(o.text or "" for o in ledger.iter_outputs())
+    assert (done.created, done.known) == (6, 0)
+    assert [b.where for b in done.bad] == ["x.jsonl:3", "x.jsonl:6"]
+    assert "NUL" in done.bad[1].reason
+    assert texts == [f"answer {i}" for i in (0, 1, 2, 3, 5, 6)]
+
+
+def test_record_jsonl_skips_out_of_range_dates_and_records_the_rest(run, tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
+    """A date in range as written but not in UTC crashed the batch with a traceback."""
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(
+        _line(GOOD | {"text": "first"})
+        + _line(GOOD | {"text": "early", "created_at": "0001-01-01T00:00:00+01:00"})
+        + _line(GOOD | {"text": "counted", "input_tokens": 2**63, "reasoning_tokens": 2**64})
+        + _line(GOOD | {"text": "last"})
+    )
+    result = run("record", "--jsonl", str(path))
+    assert result.exit_code == 2, result.output
+    assert f"{path}:2: 'created_at' is out of range in UTC" in result.output.replace("\n", "")
+    assert "recorded 3 new, 0 already known, 1 bad lines" in result.output
+    again = run("record", "--jsonl", str(path))  # idempotent: a rerun adds nothing
+    assert "recorded 0 new, 3 already known, 1 bad lines" in again.output

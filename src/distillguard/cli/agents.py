@@ -92,7 +92,7 @@ def import_() -> None:
 
 
 def _import(obj: Context, agent: str, directory: str, vendor: str | None,
-            actor: str | None, team: str | None) -> None:  # fmt: skip
+            actor: str | None, team: str | None, strict: bool = False) -> None:  # fmt: skip
     spec = AGENTS[agent]
     files = transcript_files(spec, Path(directory).expanduser())
     prices = pricing.load(obj.settings.prices_path)
@@ -100,6 +100,8 @@ def _import(obj: Context, agent: str, directory: str, vendor: str | None,
     with obj.ledger() as ledger, progress(f"importing {agent}", len(files)) as advance:
         report = import_files(ledger, files, spec.read, ctx, advance)
     _print_report(agent, report)
+    if strict and report.problems:
+        sys.exit(2)
 
 
 def _print_report(agent: str, report: ImportReport) -> None:
@@ -123,15 +125,18 @@ def _import_command(agent: str, default_dir: str) -> click.Command:
     @click.option("--vendor", help=f"Record under this vendor (default {AGENTS[agent].vendor}).")
     @click.option("--actor", help="Who the outputs are recorded under.")
     @click.option("--team", help="The team they are recorded under.")
+    @click.option("--strict", is_flag=True, help="Exit 2 when any line or file was skipped.")
     @click.pass_obj
     def command(obj: Context, directory: str, vendor: str | None, actor: str | None,
-                team: str | None) -> None:  # fmt: skip
-        _import(obj, agent, directory, vendor, actor, team)
+                team: str | None, strict: bool) -> None:  # fmt: skip
+        _import(obj, agent, directory, vendor, actor, team, strict)
 
     command.help = (
         f"Import {agent}'s transcripts under DIRECTORY (default {default_dir}): every answer "
         "as an output (keyed by the vendor's message id: importing twice, or what the gateway "
-        "recorded, adds nothing) and every file edit."
+        "recorded, adds nothing) and every file edit. A line that cannot be used (or that the "
+        "ledger refuses) is listed on stderr as file:line and skipped; the rest is recorded "
+        "and the exit code is 0, or 2 with --strict."
     )
     return command
 

@@ -136,9 +136,11 @@ def handles() -> Iterator[list[LedgerHandle]]:
 
 
 def _drain(spool: Spool, url: str, handles: list[LedgerHandle], interval: float = 0.5) -> Drain:
-    handles.append(LedgerHandle(url))
-    sink = _sink(handles[-1], Spend({}), Metrics(), private=False)
-    return Drain(spool, sink, interval=interval, max_backoff=0.2)
+    handle = LedgerHandle(url)
+    handles.append(handle)
+    sink = _sink(handle, Spend({}), Metrics(), private=False)
+    probe = lambda: handle.get().max_seq()  # noqa: E731 (as services.start builds it)
+    return Drain(spool, sink, probe=probe, interval=interval, max_backoff=0.2)
 
 
 def test_replay_after_restart_is_idempotent(tmp_path: Path, handles: list[LedgerHandle]) -> None:
@@ -220,5 +222,6 @@ def test_database_down_then_back_catches_up(
         time.sleep(0.05)
     drain.stop()
     assert spool.depth == 0 and drain.stats.written == 20
+    assert drain.stats.rejected == 0 and drain.stats.last_error is None  # nothing set aside
     with Ledger(url) as ledger:
         assert ledger.count() == 20 and ledger.verify().ok

@@ -107,7 +107,7 @@ def start(
     access = Access(keys, settings.teams, Spend(settings.teams))
     spool = Spool(settings.home / "spool")
     sink = _sink(handle, access.spend, metrics, settings.fingerprints_only)
-    drain = Drain(spool, sink, interval=drain_s)
+    drain = Drain(spool, sink, probe=lambda: handle.get().max_seq(), interval=drain_s)
     refresher = Refresher(access, handle, refresh_s)
     refresher.refresh()
     drain.start()

@@ -77,14 +77,15 @@ def read_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]] | Problem]:
 
 
 def timestamp(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp (``...Z``) as an aware datetime, or None."""
+    """An ISO 8601 timestamp (``...Z``) as an aware datetime, or None when it is not one (the
+    answer is then recorded at the time of the import)."""
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date-time, or out of range in UTC
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def output_of(pending: Pending, reply: Reply, ctx: Context, source_id: str | None) -> NewOutput:

@@ -3,11 +3,15 @@
 A parser sees the response bytes exactly as they are forwarded; :meth:`Parser.feed` says when a
 chunk holds the final event (so the app spools the output before forwarding that chunk), and
 :meth:`Parser.reply` rebuilds the answer. Parsers never raise on bad input: a malformed event
-is counted in ``Reply.malformed`` and skipped.
+is counted in ``Reply.malformed`` and skipped. What a reply holds is checked where it is set, for
+every parser alike: a token count is a count (:func:`distillguard.model.token_count`: absurd ones
+clamped, negative or non-integer ones dropped), a model or message id a non-empty string, so
+pricing, metrics, the spool and the ledger never meet a value they cannot take.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +19,11 @@ import orjson
 
 from distillguard.capture.gateway import tools
 from distillguard.capture.gateway.parsers.sse import EventSplitter
+from distillguard.model import token_count
+
+log = logging.getLogger("distillguard.gateway")
+#: Reply fields that hold a vendor's string (None when the vendor sent anything else).
+STRING_FIELDS = frozenset({"message_id", "model"})
 
 
 @dataclass
@@ -29,6 +38,12 @@ class Tokens:
     cache_write_1h: int | None = None
     reasoning: int | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        count = token_count(value)
+        if value is not None and count != value:
+            log.warning("usage %s: %r is not a token count, recorded as %s", name, value, count)
+        super().__setattr__(name, count)
+
 
 @dataclass
 class Reply:
@@ -42,6 +57,11 @@ class Reply:
     tokens: Tokens = field(default_factory=Tokens)
     complete: bool = False
     malformed: int = 0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in STRING_FIELDS and not (isinstance(value, str) and value):
+            value = None
+        super().__setattr__(name, value)
 
     @property
     def text(self) -> str:
