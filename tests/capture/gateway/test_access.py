@@ -11,7 +11,9 @@ import pytest
 
 from distillguard.capture.gateway.access import Access, KeyCache, Spend, period_start
 from distillguard.capture.gateway.keys import hash_secret, new_key, secret_of
+from distillguard.capture.gateway.pricing import Estimate
 from distillguard.capture.gateway.refusals import Refusal
+from distillguard.capture.gateway.spend import NO_HOLD, Hold
 from distillguard.config import Team, load_settings
 from distillguard.errors import ConfigError, LedgerError
 from distillguard.model import GatewayKey, NewOutput
@@ -30,7 +32,8 @@ def _access(*keys: GatewayKey) -> Access:
 
 def _spent(key: GatewayKey, cost: float, i: int = 0) -> NewOutput:
     return NewOutput(vendor="anthropic", model="claude-opus-4-6", text="t", team=key.team,
-                     key_id=key.id, cost_usd=cost, message_id=f"msg_{key.id}_{i}")  # fmt: skip
+                     key_id=key.id, cost_usd=cost, message_id=f"msg_{key.id}_{i}",
+                     created_at=datetime.now(UTC))  # fmt: skip
 
 
 def test_new_key_is_shown_once_and_stored_hashed() -> None:
@@ -81,7 +84,8 @@ def test_budgets_count_stored_and_spooled_spend() -> None:
     ada, _ = new_key("ada", "ml", "boss", None, now=NOW)
     bob, _ = new_key("bob", "ml", "boss", None, now=NOW)
     access = _access(ada, bob)
-    access.spend.reload(lambda by, since: {"ml": 3.0} if by == "team" else {ada.id: 3.0}, NOW)
+    stored = {"ml": 3.0, ada.id: 3.0}
+    access.spend.reload(lambda by, since: stored, datetime.now(UTC))
     assert access.authorize(ada, "anthropic", "claude-opus-4-6") is None
     access.spend.add(_spent(ada, 1.0))  # spooled, not yet in the ledger: key ada at 4.0
     refusal = access.authorize(ada, "anthropic", "claude-opus-4-6")
@@ -93,6 +97,45 @@ def test_budgets_count_stored_and_spooled_spend() -> None:
     assert "the monthly budget of team ml is spent: $10.00 of $10.00" in message
     access.spend.settle([_spent(bob, 1.0, i) for i in range(6)])  # written; the reload says 3
     assert access.authorize(bob, "anthropic", None) is None
+
+
+def test_admission_reserves_what_a_call_may_cost() -> None:
+    ada, _ = new_key("ada", "ml", "boss", None, now=NOW)
+    access = _access(ada)
+    first = access.admit(ada, "anthropic", "claude-opus-4-6", Estimate(2.5))
+    assert isinstance(first, Hold) and first.usd == 2.5
+    assert access.authorize(ada, "anthropic", "claude-opus-4-6") is None  # 2.5 of 4: a check
+    assert isinstance(access.admit(ada, "anthropic", "claude-opus-4-6", Estimate(2.5)), Hold)
+    refusal = access.admit(ada, "anthropic", "claude-opus-4-6", Estimate(0.1))
+    assert _kind(refusal) == "budget"
+    assert "$5.00 of $4.00 ($5.00 of it reserved by calls in flight)" in str(refusal)
+    access.spend.release(first)
+    assert isinstance(access.admit(ada, "anthropic", "claude-opus-4-6", Estimate(0.1)), Hold)
+    assert _kind(access.admit(ada, "openai", "gpt-5", Estimate(0.1))) == "permission"
+
+
+def test_a_call_of_unknown_cost_is_estimated_or_refused_by_the_team_rule() -> None:
+    ada, _ = new_key("ada", "ml", "boss", None, now=NOW)
+    why = "model claude-x of anthropic has no price in the price table"
+    assert isinstance(_access(ada).admit(ada, "anthropic", "claude-x", Estimate(1.0, why)), Hold)
+    strict = {"ml": replace(TEAMS["ml"], unpriced="refuse")}
+    access = Access(KeyCache(lambda: [ada]), strict, Spend(strict))
+    refusal = access.admit(ada, "anthropic", "claude-x", Estimate(1.0, why))
+    assert _kind(refusal) == "permission" and why in str(refusal)
+    assert 'unpriced = "refuse"' in str(refusal)
+    free = {"ml": Team("ml", unpriced="refuse")}  # no budget: nothing to protect
+    access = Access(KeyCache(lambda: [ada]), free, Spend(free))
+    assert access.admit(ada, "anthropic", "claude-x", Estimate(1.0, why)) is NO_HOLD
+
+
+def test_spend_is_kept_beside_the_keys_snapshot(tmp_path: Path) -> None:
+    ada, _ = new_key("ada", "ml", "boss", None, now=NOW)
+    keys = KeyCache(lambda: [ada], snapshot=tmp_path / "keys.json")
+    access = Access(keys, TEAMS, Spend(TEAMS))
+    access.spend.add(_spent(ada, 3.0))
+    again = Access(KeyCache(lambda: [ada], snapshot=tmp_path / "keys.json"), TEAMS, Spend(TEAMS))
+    assert again.spend.spent("team", "ml", "month") == 3.0
+    assert (tmp_path / "spend.log").exists()
 
 
 def test_budget_refusals_render_as_each_vendor_does() -> None:
@@ -185,18 +228,20 @@ def test_teams_config_is_validated_with_every_error(tmp_path: Path) -> None:
     path = tmp_path / "distillguard.toml"
     path.write_text(
         '[teams.ml]\nvendors = ["anthropic"]\nmodels = ["claude-*"]\nbudget_usd = 50\n'
-        'key_budget_usd = 5\nperiod = "week"\n[gateway]\nprices = "my-prices.toml"\n'
+        'key_budget_usd = 5\nperiod = "week"\nunpriced = "refuse"\n'
+        '[gateway]\nprices = "my-prices.toml"\n'
     )
     with pytest.raises(ConfigError, match="no price table at"):
         load_settings(path, env={})
     (tmp_path / "my-prices.toml").write_text('version = "mine"\n')
     settings = load_settings(path, env={})
-    assert settings.teams["ml"] == Team("ml", ("anthropic",), ("claude-*",), 50.0, 5.0, "week")
+    ml = Team("ml", ("anthropic",), ("claude-*",), 50.0, 5.0, "week", unpriced="refuse")
+    assert settings.teams["ml"] == ml
     assert settings.prices_path == tmp_path / "my-prices.toml"
     assert set(settings.upstreams) == {"anthropic", "openai"}  # the defaults
     path.write_text(
         '[teams.ml]\nvendors = "anthropic"\nbudget_usd = -1\nperiod = "year"\nbudgets = 3\n'
-        "[teams.web]\nkey_budget_usd = true\n"
+        '[teams.web]\nkey_budget_usd = true\nunpriced = "free"\n'
     )
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
@@ -205,5 +250,6 @@ def test_teams_config_is_validated_with_every_error(tmp_path: Path) -> None:
                      "teams.ml: budget_usd = -1: must be a non-negative number",
                      "teams.ml: period = 'year': must be one of day, week, month, total",
                      "teams.ml: unknown key 'budgets'",
-                     "teams.web: key_budget_usd = True"):  # fmt: skip
+                     "teams.web: key_budget_usd = True",
+                     "teams.web: unpriced = 'free': must be one of estimate, refuse"):  # fmt: skip
         assert expected in message

@@ -2,9 +2,10 @@
 
 A request needs a gateway key that is known, not revoked, and within its grant; its team's
 ``[teams.NAME]`` rules must allow the vendor and model; the team's and the key's spend in the
-current period must be under their budgets. Keys are cached in memory and refreshed from the
-ledger in the background, so the gateway keeps serving known keys while the database is down.
-Spend is what the ledger holds for the period plus what is spooled but not yet written.
+current period must be under their budgets, and an admitted model call reserves what it may
+cost until it ends (:mod:`.spend`). Keys are cached in memory and refreshed from the ledger in
+the background, so the gateway keeps serving known keys while the database is down; spend is
+kept beside them (``spend.log`` next to ``keys.json``) for the same reason.
 """
 
 from __future__ import annotations
@@ -16,20 +17,26 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from distillguard.capture.gateway.capture import Exchange
 from distillguard.capture.gateway.keys import hash_secret
+from distillguard.capture.gateway.parsers import Tokens
+from distillguard.capture.gateway.pricing import Estimate, PriceTable
 from distillguard.capture.gateway.refusals import Refusal
+from distillguard.capture.gateway.spend import NO_HOLD, Hold, Over, Spend, budgeted, period_start
 from distillguard.config import Team
 from distillguard.errors import DistillguardError
 from distillguard.model import GatewayKey, NewOutput
 
+__all__ = ["Access", "Admitted", "KeyCache", "Spend", "period_start"]
 log = logging.getLogger("distillguard.gateway")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The spend state file, beside the keys snapshot.
+SPEND_STATE = "spend.log"
 MISS_TTL_S = 5.0
 ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly", "total": "total"}
 MAX_MISSES = 10_000
@@ -62,6 +69,10 @@ class KeyCache:
         self._keys: dict[str, GatewayKey] = {}
         self._misses: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    @property
+    def snapshot(self) -> Path | None:
+        return self._snapshot
 
     def known(self, key_hash: str) -> bool:
         return key_hash in self._keys
@@ -136,67 +147,18 @@ def _key_of(row: dict[str, Any]) -> GatewayKey:
     return GatewayKey(**row)
 
 
-def period_start(period: str, now: datetime) -> datetime:
-    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "day":
-        return day
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    return EPOCH
-
-
-class Spend:
-    """Spend per team and per key in each team's current period: what the ledger held at the
-    last reload, plus the outputs spooled since and not yet settled (written)."""
-
-    def __init__(self, teams: Mapping[str, Team]) -> None:
-        self._teams = teams
-        self._stored: dict[tuple[str, str], float] = {}
-        self._pending: dict[str, NewOutput] = {}
-        self._lock = threading.Lock()
-
-    def reload(self, spend: Callable[[str, datetime], dict[str, float]], now: datetime) -> None:
-        """Read the stored spend (``Ledger.spend``) of every budgeted team's period."""
-        stored: dict[tuple[str, str], float] = {}
-        for period in {team.period for team in self._teams.values() if _budgeted(team)}:
-            since = period_start(period, now)
-            for by in ("team", "key_id"):
-                for name, cost in spend(by, since).items():
-                    stored[(by, f"{period}:{name}")] = cost
-        with self._lock:
-            self._stored = stored
-
-    def add(self, new: NewOutput) -> None:
-        """Count a spooled output until it is settled."""
-        if new.cost_usd is not None and new.team in self._teams:
-            with self._lock:
-                self._pending[new.idempotency_key()] = new
-
-    def settle(self, written: Iterable[NewOutput]) -> None:
-        """These outputs are in the ledger now (the next reload counts them)."""
-        with self._lock:
-            for new in written:
-                self._pending.pop(new.idempotency_key(), None)
-
-    def spent(self, by: str, name: str, period: str) -> float:
-        with self._lock:
-            pending = [getattr(new, by) == name for new in self._pending.values()]
-            costs = [new.cost_usd or 0.0 for new in self._pending.values()]
-            stored = self._stored.get((by, f"{period}:{name}"), 0.0)
-        return stored + sum(cost for cost, hit in zip(costs, pending, strict=True) if hit)
-
-
-def _budgeted(team: Team) -> bool:
-    return team.budget_usd is not None or team.key_budget_usd is not None
-
-
 class Access:
+    """Admission: who may call, and whether their budgets allow one more call.
+
+    ``spend`` is kept in ``spend.log`` beside the keys snapshot when the cache has one.
+    """
+
     def __init__(self, keys: KeyCache, teams: Mapping[str, Team], spend: Spend) -> None:
         self.keys = keys
         self.teams = teams
         self.spend = spend
+        if keys.snapshot is not None:
+            spend.attach(keys.snapshot.with_name(SPEND_STATE))
 
     def authenticate(self, secret: str | None, now: datetime) -> GatewayKey | Refusal:
         if not secret:
@@ -210,30 +172,80 @@ class Access:
             return Refusal(kind, reason)
         return key
 
+    def charge(
+        self, exchange: Exchange, new: NewOutput, tokens: Tokens, prices: PriceTable
+    ) -> None:
+        """Count a spooled answer against its budgets, in place of its call's reservation."""
+        hold = exchange.hold if isinstance(exchange, Admitted) else NO_HOLD
+        self.spend.add(new, _charge_of(exchange, new, tokens, prices), hold)
+
     def authorize(self, key: GatewayKey, vendor: str, model: str | None) -> Refusal | None:
+        """Why ``key`` may not call ``model`` of ``vendor`` now, if it may not (nothing held)."""
         team = self.teams.get(key.team)
         if team is None:
             return None
-        if team.vendors is not None and vendor not in team.vendors:
-            return Refusal("permission", f"team {team.name} may not use vendor {vendor} "
-                           f"(allowed: {', '.join(team.vendors) or 'none'})")  # fmt: skip
-        if model and team.models is not None and not _any_match(model, team.models):
-            return Refusal("permission", f"team {team.name} may not use model {model} "
-                           f"(allowed: {', '.join(team.models) or 'none'})")  # fmt: skip
-        return self._budget(key, team)
+        refusal = _rules(team, vendor, model)
+        over = self.spend.over(team, key.id, datetime.now(UTC))
+        return refusal or (None if over is None else _over_budget(over, key, team))
 
-    def _budget(self, key: GatewayKey, team: Team) -> Refusal | None:
-        for by, name, budget, what in (
-            ("team", team.name, team.budget_usd, f"team {team.name}"),
-            ("key_id", key.id, team.key_budget_usd, f"key {key.id} ({key.actor})"),
-        ):
-            if budget is None:
-                continue
-            spent = self.spend.spent(by, name, team.period)
-            if spent >= budget:
-                return Refusal("budget", f"the {ADJECTIVE[team.period]} budget of {what} is spent: "
-                               f"${spent:.2f} of ${budget:.2f}")  # fmt: skip
-        return None
+    def admit(
+        self, key: GatewayKey, vendor: str, model: str | None, cost: Estimate
+    ) -> Hold | Refusal:
+        """Reserve what the call may cost for a call ``key`` may make, else say why not."""
+        team = self.teams.get(key.team)
+        if team is None:
+            return NO_HOLD
+        refusal = _rules(team, vendor, model)
+        if refusal is not None:
+            return refusal
+        if cost.unknown and budgeted(team) and team.unpriced == "refuse":
+            rule = f'[teams.{team.name}] unpriced = "refuse"'
+            message = f"team {team.name} makes only calls whose cost is known ({rule}): "
+            return Refusal("permission", message + cost.unknown)
+        held = self.spend.reserve(team, key.id, cost.usd, datetime.now(UTC))
+        return _over_budget(held, key, team) if isinstance(held, Over) else held
+
+
+def _rules(team: Team, vendor: str, model: str | None) -> Refusal | None:
+    if team.vendors is not None and vendor not in team.vendors:
+        return Refusal("permission", f"team {team.name} may not use vendor {vendor} "
+                       f"(allowed: {', '.join(team.vendors) or 'none'})")  # fmt: skip
+    if model and team.models is not None and not _any_match(model, team.models):
+        return Refusal("permission", f"team {team.name} may not use model {model} "
+                       f"(allowed: {', '.join(team.models) or 'none'})")  # fmt: skip
+    return None
+
+
+def _over_budget(over: Over, key: GatewayKey, team: Team) -> Refusal:
+    what = f"team {team.name}" if over.by == "team" else f"key {key.id} ({key.actor})"
+    message = (f"the {ADJECTIVE[team.period]} budget of {what} is spent: "
+               f"${over.spent:.2f} of ${over.budget:.2f}")  # fmt: skip
+    if over.reserved:
+        message += f" (${over.reserved:.2f} of it reserved by calls in flight)"
+    return Refusal("budget", message)
+
+
+@dataclasses.dataclass(frozen=True)
+class Admitted(Exchange):
+    """An exchange the gateway admitted, with what its call holds until it ends."""
+
+    hold: Hold = NO_HOLD
+
+    @classmethod
+    def of(cls, exchange: Exchange, hold: Hold) -> Admitted:
+        fields = {f.name: getattr(exchange, f.name) for f in dataclasses.fields(exchange)}
+        return cls(**fields, hold=hold)
+
+
+def _charge_of(exchange: Exchange, new: NewOutput, tokens: Tokens, prices: PriceTable) -> float:
+    """What an answer counts against its budget: its cost; at the vendor's dearest prices when
+    its model has none; its call's reservation when no usage came."""
+    if new.cost_usd is not None:
+        return new.cost_usd
+    charge = prices.charge(new.vendor, new.model, tokens)
+    if charge is not None:
+        return charge
+    return exchange.hold.usd if isinstance(exchange, Admitted) else 0.0
 
 
 def _any_match(model: str, patterns: Iterable[str]) -> bool:

@@ -4,6 +4,11 @@
 ``cache_write`` and ``cache_write_1h`` (missing cache prices: the input price). A model with a
 date suffix or ``-latest`` uses its base name's prices; ``[VENDOR."*"]`` prices every other
 model of a vendor (for an internal model billed by the hour: zeros). Unknown: no cost (None).
+
+Budgets need more than the recorded cost. Before a call is sent, :meth:`PriceTable.estimate`
+bounds what it may cost (reserved at admission); after it, :meth:`PriceTable.charge` is what it
+counts against a budget, a model without a price charged at the vendor's dearest prices, so that
+no call is free because its price is unknown.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from distillguard.errors import ConfigError
 
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 _SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
+#: The request fields that cap a call's output (thinking and reasoning included), per wire format.
+OUTPUT_CAPS = ("max_tokens", "max_output_tokens", "max_completion_tokens")
+#: The output assumed for a call that sets no cap, or a larger one: the most any model gives.
+MAX_OUTPUT = 128_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,71 @@ class PriceTable:
         if price is None or (tokens.input is None and tokens.output is None):
             return None
         return price.cost(tokens)
+
+    def dearest(self, vendor: str) -> Price | None:
+        """The highest price of each kind among ``vendor``'s models (among all models when it
+        has none): what a model without a price is charged against a budget."""
+        prices = list(self.prices.get(vendor, {}).values())
+        prices = prices or [price for models in self.prices.values() for price in models.values()]
+        if not prices:
+            return None
+        return Price(*(max(getattr(price, name) for price in prices) for name in PRICE_FIELDS))
+
+    def charge(self, vendor: str, model: str, tokens: Tokens) -> float | None:
+        """What an answer counts against a budget: its cost, at :meth:`dearest` when the model
+        has no price; None when no usage came (the caller charges its estimate)."""
+        price = self.price(vendor, model) or self.dearest(vendor)
+        if price is None or (tokens.input is None and tokens.output is None):
+            return None
+        return price.cost(tokens)
+
+    def estimate(
+        self, vendor: str, model: str | None, path: str, body: Mapping[str, Any], size: int
+    ) -> Estimate:
+        """The most a model call may cost: each of the ``size`` bytes of its request ``body`` an
+        input token (none is shorter) at the dearest input price (a cache write), plus its
+        output cap (:data:`MAX_OUTPUT` without one) at the output price."""
+        price = self.price(vendor, model) if model else None
+        unknown = None if price else f"model {model} of {vendor} has no price in the price table"
+        unknown = unknown or unreported_usage(path, body)
+        used = price or self.dearest(vendor)
+        if used is None:  # an empty table prices nothing
+            return Estimate(0.0, unknown)
+        dearest_input = max(used.input, used.cache_write, used.cache_write_1h)
+        total = size * dearest_input + output_cap(body) * used.output
+        return Estimate(round(total / 1_000_000, 10), unknown)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a call may cost at most (USD), known before it is sent; ``unknown``: why its real
+    cost cannot be known (a model without a price: the vendor's dearest prices stood in; a
+    stream that reports no usage), or None."""
+
+    usd: float
+    unknown: str | None = None
+
+
+def output_cap(body: Mapping[str, Any]) -> int:
+    """The output tokens a request allows, at most :data:`MAX_OUTPUT`."""
+    for name in OUTPUT_CAPS:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return min(value, MAX_OUTPUT)
+    return MAX_OUTPUT
+
+
+def unreported_usage(path: str, body: Mapping[str, Any]) -> str | None:
+    """Why a call's answer will carry no usage, if it will not: a Chat Completions stream
+    reports it only when the client asks for it."""
+    if not path.split("?")[0].rstrip("/").endswith("/chat/completions"):
+        return None
+    options = body.get("stream_options")
+    if body.get("stream") is not True or (
+        isinstance(options, Mapping) and options.get("include_usage") is True
+    ):
+        return None
+    return "a Chat Completions stream without stream_options.include_usage reports no usage"
 
 
 def load(path: Path | None = None) -> PriceTable:
