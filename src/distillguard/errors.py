@@ -9,6 +9,7 @@
      ├── InputError              an input cannot be read (scan, record)
      ├── UpstreamError           a vendor upstream cannot be reached (gateway)
      ├── GitError                a git command failed, or this is not a git repository
+     ├── SignatureError          a signed statement does not verify with the given key
      └── MissingDependencyError  an optional extra is not installed
 
 Adapters translate what they meet (SQLAlchemy, OS, decoders) into this tree at the boundary,
@@ -48,6 +49,10 @@ class InputError(DistillguardError):
 
 class GitError(DistillguardError):
     """A git command failed, or the working directory is not a git repository."""
+
+
+class SignatureError(DistillguardError):
+    """A signed statement (a DSSE envelope) does not verify with the given public key."""
 
 
 class UpstreamError(DistillguardError):

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, select, update
 
 from distillguard.errors import InputError
-from distillguard.ledger import Ledger, chain
+from distillguard.ledger import Ledger, anchor, chain
 from distillguard.ledger.schema import outputs
 from distillguard.model import content_hash
 from tests.ledger.factory import new_output, raw_sql
@@ -45,7 +45,9 @@ def _verify(rows: list[dict[str, Any]], expect_head: str | None = None) -> chain
     verifier = chain.Verifier(None if expect_head is None else chain.parse_head(expect_head))
     for row in rows:
         verifier.feed(row)
-    return verifier.report()
+    problems = tuple(verifier.finish())
+    head = chain.format_head(*verifier.tail)
+    return chain.VerifyReport(not problems, verifier.records, head, problems)
 
 
 # --- pure ----------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ def test_reordered_records_are_detected(filled: Ledger, ledger_url: str) -> None
 
 
 def test_forged_record_at_the_tail_is_detected(filled: Ledger, ledger_url: str) -> None:
-    seq, head_hash = chain.parse_head(filled.head())
+    seq, head_hash = anchor.parse_head(filled.head()).outputs
     forged = _row_of(filled, 1) | {
         "seq": seq + 1, "id": "out_forged", "idempotency_key": "forged",
         "prev_hash": head_hash, "chain_hash": "sha256:" + "f" * 64,
@@ -307,11 +309,16 @@ def test_values_of_the_wrong_type_are_reported_not_raised(
     assert [p.split(" (")[0] for p in report.problems] == ["seq 3"]
 
 
-def test_an_undecodable_value_stops_verify_with_a_problem(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    with Ledger(url) as ledger:
-        ledger.record_many(new_output(i) for i in range(5))
-        raw_sql(url, "UPDATE outputs SET created_at = 'yesterday' WHERE seq = 3")
-        report = ledger.verify()
-    assert not report.ok
-    assert report.problems[0].startswith("records after seq 0 cannot be read")
+def test_an_undecodable_value_spoils_only_its_own_record(ledger: Ledger, ledger_url: str) -> None:
+    """A garbage created_at ('yesterday' on SQLite; 'infinity', which Python cannot hold, on
+    PostgreSQL) is that record's problem: the records after it are still verified."""
+    ledger.record_many(new_output(i) for i in range(5000))
+    garbage = "infinity" if ledger_url.startswith("postgresql") else "yesterday"
+    raw_sql(ledger_url, f"UPDATE outputs SET created_at = '{garbage}' WHERE seq IN (3, 2500)")
+    raw_sql(ledger_url, "UPDATE outputs SET vendor = 'forged' WHERE seq = 4999")
+    report = ledger.verify()
+    assert report.records == 5000
+    assert [p.split(" (")[0] for p in report.problems] == ["seq 3", "seq 2500", "seq 4999"]
+    assert "a stored value cannot be read" in report.problems[0]
+    assert garbage in report.problems[0]
+    assert "fields do not match its chain hash" in report.problems[2]

@@ -32,4 +32,4 @@ def test_edits_are_idempotent_and_name_their_output(ledger_url: str) -> None:
         assert ledger.list_edits(output_id=recorded.id)[0] == found
         assert len(ledger.list_edits()) == 4
         assert (found.added, found.removed, found.source) == (TEXT, "old", "hook")
-        assert found.created_at is not None and ledger.verify().ok  # the chain holds outputs only
+        assert found.created_at is not None and ledger.verify().ok  # journaled, see test_tamper

@@ -14,6 +14,7 @@ from distillguard.errors import InputError, LedgerError, MissingDependencyError
 from distillguard.ledger import Ledger, VerifyReport
 from distillguard.ledger import schema as ledger_schema
 from distillguard.ledger.chain import GENESIS
+from distillguard.ledger.journal import GENESIS as JOURNAL_GENESIS
 from distillguard.ledger.migrations import STEPS
 from distillguard.model import NewOutput, content_hash
 from tests.ledger.factory import T0, new_output, raw_sql
@@ -35,7 +36,6 @@ def test_record_and_get_round_trip(ledger: Ledger) -> None:
         source_id="chat-7",
         message_id="msg_01",
         fingerprints=bytes(range(256)) * 3,
-        fp_config="fp:v1",
         created_at=datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
     )
     recorded = ledger.record(new)
@@ -71,12 +71,15 @@ def test_naive_created_at_is_taken_as_utc(ledger: Ledger) -> None:
 
 
 def test_fingerprints_only_mode(ledger: Ledger) -> None:
-    new = new_output(1, text=None, text_hash="sha256:" + "ab" * 32, fingerprints=b"\x01" * 16)
+    new = new_output(
+        1, text=None, text_hash="sha256:" + "ab" * 32, fingerprints=b"\x01" * 16, fp_config="fp:v1"
+    )
     got = ledger.get(ledger.record(new).id)
     assert got is not None
     assert got.text is None and got.content_hash == "sha256:" + "ab" * 32
-    assert got.fingerprints == b"\x01" * 16
+    assert (got.fingerprints, got.fp_config) == (b"\x01" * 16, "fp:v1")
     assert ledger.verify().ok
+    assert [o.id for o in ledger.iter_outputs()] == [got.id]
 
 
 def test_duplicate_returns_the_existing_id_and_adds_nothing(ledger: Ledger) -> None:
@@ -133,16 +136,18 @@ def test_iter_outputs_pages_in_order(ledger: Ledger) -> None:
 
 def test_empty_ledger(ledger: Ledger) -> None:
     assert ledger.count() == 0 and ledger.max_seq() == 0
-    assert ledger.head() == f"0:{GENESIS}"
+    assert ledger.head() == f"0:{GENESIS}+0:{JOURNAL_GENESIS}"
     assert ledger.get("out_missing") is None
     assert list(ledger.iter_outputs()) == []
-    assert ledger.verify() == VerifyReport(True, 0, f"0:{GENESIS}", ())
+    assert ledger.verify() == VerifyReport(True, 0, f"0:{GENESIS}+0:{JOURNAL_GENESIS}", (), 0)
 
 
 def test_head_names_the_last_record(ledger: Ledger) -> None:
     ledger.record_many(new_output(i) for i in range(3))
-    seq, chain_hash = ledger.head().split(":", 1)
+    outputs, journal = ledger.head().split("+")
+    seq, chain_hash = outputs.split(":", 1)
     assert seq == "3" and chain_hash.startswith("sha256:") and len(chain_hash) == 71
+    assert journal == f"0:{JOURNAL_GENESIS}"  # no edit or key written yet
     assert ledger.verify().head == ledger.head()
 
 
@@ -205,6 +210,12 @@ def test_sqlite_file_that_is_not_a_database(tmp_path: Path) -> None:
         ({"model": "  "}, "non-empty model"),
         ({"text": None}, "needs text_hash"),
         ({"text": None, "text_hash": "abc"}, "naming its algorithm"),
+        ({"text": None, "text_hash": "sha256:ab"}, "needs its fingerprints and fp_config"),
+        ({"text": None, "text_hash": "sha256:ab", "fingerprints": b"x"}, "and fp_config"),
+        ({"fp_config": "fp:v1"}, "keeps its text or, fingerprints-only, .*: not both"),
+        ({"input_tokens": 2**63}, "input_tokens must be an integer from 0 to 2\\^63-1"),
+        ({"reasoning_tokens": -1}, "reasoning_tokens must be an integer"),
+        ({"created_at": datetime.fromisoformat("0001-01-01T00:00:00+01:00")}, "out of range"),
         ({"text": "bad \ud800 surrogate"}, "lone surrogate"),
         ({"actor": "\udfff"}, "actor is not valid Unicode"),
     ],

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
-from distillguard.capture.manual import BadLine, parse_jsonl
+from distillguard import signing
+from distillguard.capture.manual import read_jsonl, record_jsonl
 from distillguard.cli._app import Context, err_console, progress
-from distillguard.fingerprint import FingerprintConfig, settings_for
+from distillguard.errors import SignatureError
+from distillguard.fingerprint import settings_for
 from distillguard.index.build import IndexBuilder
 from distillguard.index.sets import privacy_form
+from distillguard.ledger import anchor
 from distillguard.model import NewOutput
 from distillguard.scan.engine import default_workers
 
@@ -72,31 +78,19 @@ def _decode(data: bytes, name: str) -> str:
         raise click.BadParameter(f"{name}: invalid UTF-8 at byte {exc.start}") from exc
 
 
-def _good_lines(
-    items: Iterator[NewOutput | BadLine], bad: list[BadLine], config: FingerprintConfig | None
-) -> Iterator[NewOutput]:
-    """The valid outputs, streamed (as fingerprints only with ``config``); bad lines are set
-    aside in ``bad``."""
-    for item in items:
-        if isinstance(item, BadLine):
-            bad.append(item)
-        else:
-            yield privacy_form(item, config) if config else item
-
-
 def _record_jsonl(obj: Context, fh: Any, private: bool) -> None:
-    bad: list[BadLine] = []
+    """Record every usable line; list each skipped one (file:line: why) on stderr and exit 2
+    when any was skipped (the others are recorded: rerunning is idempotent)."""
     with obj.ledger() as ledger:
         config = settings_for(ledger.stored_fp_configs()) if private else None
-        results = ledger.record_many(_good_lines(parse_jsonl(fh, _name(fh)), bad, config))
-    created = sum(r.created for r in results)
+        form = (lambda new: privacy_form(new, config)) if config else None
+        done = record_jsonl(ledger, read_jsonl(fh, _name(fh)), form)
     err = err_console()
-    for line in bad:
-        err.print(f"[yellow]skipped[/yellow] {line.where}: {line.reason}", highlight=False)
-    err.print(
-        f"recorded {created} new, {len(results) - created} already known, {len(bad)} bad lines"
-    )
-    if bad:
+    for line in done.bad:
+        err.print(f"[yellow]skipped[/yellow] {escape(line.where)}: {escape(line.reason)}",
+                  highlight=False)  # fmt: skip
+    err.print(f"recorded {done.created} new, {done.known} already known, {len(done.bad)} bad lines")
+    if done.bad:
         sys.exit(2)
 
 
@@ -109,25 +103,75 @@ def ledger() -> None:
 
 
 @ledger.command("verify")
-@click.option("--expect-head", help="A head printed earlier: also detects a cut-off tail.")
+@click.option(
+    "--expect-head",
+    metavar="HEAD|FILE",
+    help="A head printed earlier, or a file holding one or a signed head statement: also "
+    "detects a cut-off or rewritten tail.",
+)
+@click.option(
+    "--pub",
+    metavar="PUBLIC.pem",
+    type=click.Path(exists=True, dir_okay=False),
+    help="ed25519 public key that must have signed the --expect-head statement.",
+)
 @click.pass_obj
-def ledger_verify(obj: Context, expect_head: str | None) -> None:
-    """Recompute the hash chain; exit 1 if any record was altered, removed or reordered."""
+def ledger_verify(obj: Context, expect_head: str | None, pub: str | None) -> None:
+    """Recompute the hash chains and hold edits and keys against the journal; exit 1 if any
+    record was altered, removed or reordered."""
+    expected = _expected_head(expect_head, pub)
     with obj.ledger() as led:
-        report = led.verify(expect_head=expect_head)
+        report = led.verify(expect_head=expected)
     for problem in report.problems:
         click.echo(f"FAIL {problem}")
     status = "ok" if report.ok else "TAMPERED"
-    click.echo(f"{status}: {report.records} records, head {report.head}")
+    click.echo(
+        f"{status}: {report.records} records, {report.journal} journal entries, head {report.head}"
+    )
     sys.exit(0 if report.ok else 1)
 
 
+def _expected_head(value: str | None, pub: str | None) -> anchor.Head | None:
+    """The head to verify against; a signed one that does not verify exits 1."""
+    if value is None:
+        if pub is not None:
+            raise click.UsageError("--pub checks the signed statement given as --expect-head")
+        return None
+    try:
+        return anchor.expected_head(value, pub)
+    except SignatureError as exc:
+        click.echo(f"FAIL the signed head: {exc}")
+        click.echo("TAMPERED: the expected head is not signed by that key (or was altered)")
+        sys.exit(1)
+
+
 @ledger.command("head")
+@click.option(
+    "--sign",
+    "key",
+    metavar="PRIVATE.pem",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Print a signed head statement instead (an in-toto Statement in a DSSE envelope), "
+    "signed with this ed25519 key.",
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False), help="Write it to this file instead of stdout."
+)
 @click.pass_obj
-def ledger_head(obj: Context) -> None:
-    """Print the chain head, to anchor it elsewhere."""
+def ledger_head(obj: Context, key: str | None, output: str | None) -> None:
+    """Print the chain head, to anchor it elsewhere (a git tag, an attestation, a partner)."""
     with obj.ledger() as led:
-        click.echo(led.head())
+        head = led.head()
+    if key is not None:
+        statement = anchor.statement(anchor.parse_head(head), datetime.now(UTC))
+        head = json.dumps(signing.sign(statement, key), indent=2)
+    if output is None:
+        click.echo(head)
+        return
+    try:
+        Path(output).write_text(head + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise click.FileError(output, hint=exc.strerror or str(exc)) from exc
 
 
 # --- index ----------------------------------------------------------------------------------

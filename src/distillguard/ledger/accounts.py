@@ -1,6 +1,10 @@
 """Queries behind the gateway's part of the Ledger: keys with their grants, spend and usage.
 
-Functions of an open connection; only :class:`distillguard.ledger.Ledger` calls them.
+Every write to a key is journaled (:mod:`distillguard.ledger.journal`), and a key whose row is
+not in the state its journal entry names (revoked at creation, un-revoked, another team, or
+inserted behind the ledger's back) is not served: the gateway treats it as unknown, and
+``ledger verify`` reports it. Functions of an open connection; only
+:class:`distillguard.ledger.Ledger` calls them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select, update
 
+from distillguard.ledger import journal
 from distillguard.ledger.schema import gateway_keys, outputs
 from distillguard.model import GatewayKey, UsageRow
 
@@ -19,7 +24,9 @@ USAGE_GROUPS = ("team", "actor", "vendor", "model", "tool", "upstream", "key_id"
 
 
 def add_key(conn: Connection, key: GatewayKey) -> None:
-    conn.execute(gateway_keys.insert().values(**_key_values(key)))
+    values = _key_values(key)
+    conn.execute(gateway_keys.insert().values(**values))
+    journal.append(conn, gateway_keys.name, [values])
 
 
 def _key_values(key: GatewayKey) -> dict[str, Any]:
@@ -36,10 +43,12 @@ def _key_values(key: GatewayKey) -> dict[str, Any]:
 
 
 def keys(conn: Connection, key_hash: str | None = None) -> list[GatewayKey]:
+    """The keys (with ``key_hash``: that one) in the state the journal holds them in."""
     query = select(gateway_keys).order_by(gateway_keys.c.created_at, gateway_keys.c.id)
     if key_hash is not None:
         query = query.where(gateway_keys.c.key_hash == key_hash)
-    return [_to_key(row) for row in conn.execute(query).mappings()]
+    found = conn.execute(query).mappings().all()
+    return [_to_key(row) for row in journal.matching(conn, gateway_keys.name, found)]
 
 
 def _to_key(row: Mapping[Any, Any]) -> GatewayKey:
@@ -52,7 +61,11 @@ def revoke_key(conn: Connection, key_id: str, now: datetime) -> bool:
         .where(gateway_keys.c.id == key_id, gateway_keys.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return conn.execute(query).rowcount > 0
+    if conn.execute(query).rowcount == 0:
+        return False
+    row = conn.execute(select(gateway_keys).where(gateway_keys.c.id == key_id)).mappings().one()
+    journal.append(conn, gateway_keys.name, [row])
+    return True
 
 
 def spend(conn: Connection, by: str, since: datetime) -> dict[str, float]:

@@ -6,9 +6,13 @@ with the :data:`FIELDS` as keys, sorted, no whitespace, UTF-8; ``created_at`` is
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. Large values enter by digest: the text through
 ``content_hash`` (its sha256, checked against the text on verify), ``request`` and
 ``fingerprints`` as the sha256 of their UTF-8 / bytes; the :data:`EXTENSION_FIELDS` only when
-set. Hashing a digest instead of 2 KB of JSON
-keeps recording fast and commits the same content. Hashes carry their algorithm
-(``sha256:<hex>``). A head is ``"<seq>:<chain_hash>"``.
+set. Hashing a digest instead of 2 KB of JSON keeps recording fast and commits the same
+content. Hashes carry their algorithm (``sha256:<hex>``). A head is ``"<seq>:<chain_hash>"``.
+
+A record keeps its text, or (fingerprints-only) its fingerprints and the settings that made
+them: a NULL text without those means the text was removed (:func:`text_removed`).
+:class:`ChainVerifier` checks any chain of this shape; the journal
+(:mod:`distillguard.ledger.journal`) is the other one.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from distillguard.model import content_hash
 
@@ -38,7 +42,7 @@ EXTENSION_FIELDS = (
     "reasoning_tokens", "cost_usd", "price_version", "upstream", "key_id",
 )  # fmt: skip
 MAX_PROBLEMS = 1000
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 #: A record: any mapping from field names (a dict, a SQLAlchemy RowMapping).
 Record = Mapping[Any, Any]
 
@@ -62,14 +66,15 @@ def canonical(record: Record) -> bytes:
             doc[name] = value
     doc["created_at"] = iso_utc(doc["created_at"])
     if doc["request"] is not None:
-        doc["request"] = _digest(doc["request"].encode("utf-8"))
+        doc["request"] = digest(doc["request"].encode("utf-8"))
     if doc["fingerprints"] is not None:
-        doc["fingerprints"] = _digest(doc["fingerprints"])
-    text = _ENCODER.encode(doc)
+        doc["fingerprints"] = digest(doc["fingerprints"])
+    text = ENCODER.encode(doc)
     return text.encode("utf-8")
 
 
-def _digest(data: bytes) -> str:
+def digest(data: bytes) -> str:
+    """The sha256 of ``data``, prefixed with its algorithm."""
     return PREFIX + hashlib.sha256(data).hexdigest()
 
 
@@ -95,101 +100,171 @@ def parse_head(head: str) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """The outcome of recomputing the chain: ``ok`` when no problem was found."""
+    """The outcome of verifying a ledger: ``ok`` when no problem was found.
+
+    ``records``: outputs checked; ``journal``: journal entries checked (see
+    :mod:`distillguard.ledger.journal`); ``head``: the head recomputed from them.
+    """
 
     ok: bool
     records: int
     head: str
     problems: tuple[str, ...]
+    journal: int = 0
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A stored row holding a value its column type cannot decode: its key (``seq`` or
+    ``id``), its values as the database renders them in text, and why it could not be read."""
+
+    key: Any
+    values: Mapping[str, Any]
+    error: str
 
 
 @dataclass
-class Verifier:
-    """Checks records fed in ascending ``seq`` order; :meth:`report` gives the verdict."""
+class Problems:
+    """What a verification found, at most :data:`MAX_PROBLEMS` kept (the others counted)."""
+
+    kept: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+    def add(self, message: str) -> None:
+        if len(self.kept) < MAX_PROBLEMS:
+            self.kept.append(message)
+        else:
+            self.dropped += 1
+
+    def lines(self) -> list[str]:
+        more = [f"... and {self.dropped} more problems"] if self.dropped else []
+        return self.kept + more
+
+
+def text_removed(record: Record) -> bool:
+    """Whether a record has lost its text: NULL, yet not a fingerprints-only record (those
+    always keep their fingerprints and the settings that made them)."""
+    kept = record["fingerprints"] is not None and record["fp_config"] is not None
+    return record["text"] is None and not kept
+
+
+@dataclass
+class ChainVerifier:
+    """Checks the records of one hash chain fed in ascending ``seq`` order; :meth:`finish`
+    gives the problems, :attr:`tail` the recomputed head."""
+
+    GENESIS: ClassVar[str] = GENESIS
+    NAME: ClassVar[str] = "ledger"
+    LABEL: ClassVar[str] = "seq"
 
     expect_head: tuple[int, str] | None = None
     records: int = 0
     last_seq: int = 0
-    prev: str = GENESIS
+    prev: str = ""
     seen_expected: bool = False
-    problems: list[str] = field(default_factory=list)
-    dropped: int = 0
+    problems: Problems = field(default_factory=Problems)
 
-    def feed(self, row: Record) -> None:
-        where = f"seq {row['seq']} ({row['id']})"
-        self._check_position(row, where)
-        try:
-            self._check_hash(row, where)
-            self._check_derived(row, where)
-        except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong type
-            self._problem(f"{where}: record altered (a field cannot be read: {exc})")
-        self._check_expected(row, where)
-        self.records += 1
-        self.last_seq = row["seq"]
-        self.prev = row["chain_hash"]
+    def __post_init__(self) -> None:
+        self.prev = self.prev or self.GENESIS
 
-    def report(self) -> VerifyReport:
-        self._finish_expected()
-        problems = list(self.problems)
-        if self.dropped:
-            problems.append(f"... and {self.dropped} more problems")
-        head = format_head(self.last_seq, self.prev)
-        return VerifyReport(not problems, self.records, head, tuple(problems))
+    def where(self, row: Record) -> str:
+        raise NotImplementedError
 
-    def unreadable(self, error: Exception) -> None:
-        """The records after the last one fed could not be read at all."""
-        self._problem(f"records after seq {self.last_seq} cannot be read ({error}): altered")
+    def link(self, prev_hash: str, row: Record) -> str:
+        raise NotImplementedError
 
-    def _problem(self, message: str) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(message)
+    def check_derived(self, row: Record, where: str) -> None:
+        """Checks of values derived from others (none by default)."""
+
+    @property
+    def tail(self) -> tuple[int, str]:
+        return self.last_seq, self.prev
+
+    def feed(self, row: Record | Unreadable) -> None:
+        values = {**row.values, "seq": row.key} if isinstance(row, Unreadable) else row
+        where = self.where(values)
+        self._check_position(values, where)
+        if isinstance(row, Unreadable):
+            self.problems.add(
+                f"{where}: record altered (a stored value cannot be read: {row.error})"
+            )
         else:
-            self.dropped += 1
+            try:
+                self._check_hash(row, where)
+                self.check_derived(row, where)
+            except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong type
+                self.problems.add(f"{where}: record altered (a field cannot be read: {exc})")
+        self._check_expected(values, where)
+        self.records += 1
+        self.last_seq = values["seq"]
+        self.prev = values["chain_hash"]
+
+    def finish(self) -> list[str]:
+        """The problems found, once every record was fed."""
+        self._finish_expected()
+        return self.problems.lines()
 
     def _check_position(self, row: Record, where: str) -> None:
-        expected, seq = self.last_seq + 1, row["seq"]
+        expected, seq, label = self.last_seq + 1, row["seq"], self.LABEL
         if seq > expected:
-            missing = f"seq {expected}" + (f"..{seq - 1}" if seq - 1 > expected else "")
-            self._problem(f"{missing} missing: removed before {where}")
+            missing = f"{label} {expected}" + (f"..{seq - 1}" if seq - 1 > expected else "")
+            self.problems.add(f"{missing} missing: removed before {where}")
         elif row["prev_hash"] != self.prev:
-            self._problem(
-                f"{where}: prev_hash does not link to seq {self.last_seq} "
+            self.problems.add(
+                f"{where}: prev_hash does not link to {label} {self.last_seq} "
                 "(a record was removed, inserted or reordered)"
             )
 
     def _check_hash(self, row: Record, where: str) -> None:
         stored = row["chain_hash"]
         if not stored.startswith(PREFIX):
-            self._problem(f"{where}: unknown chain hash algorithm in {stored[:16]!r}")
-        elif link(row["prev_hash"], row) != stored:
-            self._problem(f"{where}: record altered (its fields do not match its chain hash)")
-
-    def _check_derived(self, row: Record, where: str) -> None:
-        if output_id(row["idempotency_key"]) != row["id"]:
-            self._problem(f"{where}: id does not derive from its idempotency key")
-        text = row["text"]
-        if text is not None and content_hash(text) != row["content_hash"]:
-            self._problem(f"{where}: text altered (it does not match its content hash)")
+            self.problems.add(f"{where}: unknown chain hash algorithm in {stored[:16]!r}")
+        elif self.link(row["prev_hash"], row) != stored:
+            self.problems.add(f"{where}: record altered (its fields do not match its chain hash)")
 
     def _check_expected(self, row: Record, where: str) -> None:
         if self.expect_head is None or row["seq"] != self.expect_head[0]:
             return
         self.seen_expected = True
         if row["chain_hash"] != self.expect_head[1]:
-            self._problem(f"{where}: chain hash differs from the expected head")
+            self.problems.add(f"{where}: chain hash differs from the expected head")
 
     def _finish_expected(self) -> None:
         if self.expect_head is None or self.seen_expected:
             return
         self.seen_expected = True
-        seq, chain_hash = self.expect_head
+        (seq, chain_hash), label = self.expect_head, self.LABEL
         if seq == 0:
-            if chain_hash != GENESIS:
-                self._problem("the expected head 0:... is not this ledger's genesis")
+            if chain_hash != self.GENESIS:
+                self.problems.add(f"the expected head 0:... is not this {self.NAME}'s genesis")
         elif seq > self.last_seq:
-            self._problem(
-                f"expected head seq {seq} but the ledger ends at seq {self.last_seq}: "
-                f"the tail was cut off (seq {self.last_seq + 1}..{seq} missing)"
+            self.problems.add(
+                f"expected head {label} {seq} but the {self.NAME} ends at {label} "
+                f"{self.last_seq}: the tail was cut off "
+                f"({label} {self.last_seq + 1}..{seq} missing)"
             )
         else:
-            self._problem(f"seq {seq} of the expected head is missing")
+            self.problems.add(f"{label} {seq} of the expected head is missing")
+
+
+class Verifier(ChainVerifier):
+    """Checks the outputs' chain, and what derives from each output's fields (its id, the
+    hash of its text)."""
+
+    def where(self, row: Record) -> str:
+        return f"seq {row['seq']} ({row['id']})"
+
+    def link(self, prev_hash: str, row: Record) -> str:
+        return link(prev_hash, row)
+
+    def check_derived(self, row: Record, where: str) -> None:
+        if output_id(row["idempotency_key"]) != row["id"]:
+            self.problems.add(f"{where}: id does not derive from its idempotency key")
+        text = row["text"]
+        if text_removed(row):
+            self.problems.add(
+                f"{where}: text removed (it is NULL, yet the record keeps no fingerprints "
+                "and settings, as a fingerprints-only record does)"
+            )
+        elif text is not None and content_hash(text) != row["content_hash"]:
+            self.problems.add(f"{where}: text altered (it does not match its content hash)")

@@ -9,8 +9,10 @@ answer lands, and a transcript import of the same call merges with both.
 lines); ``removed`` is the text it replaced (``Edit.old_string``, a patch's ``-`` and context
 lines): the user's own text, kept as evidence, never attributed to the vendor.
 
-Edits sit beside the hash chain, not in it: the output they came from is chained (with the
-added text in it), and an edit is only the where. Functions of an open connection; only
+Edits sit beside the outputs' hash chain, not in it: the output they came from is chained
+(with the added text in it), and every edit written is journaled (its whole row, see
+:mod:`distillguard.ledger.journal`), so ``ledger verify`` reports an edit altered, removed or
+added behind the ledger's back. Functions of an open connection; only
 :class:`distillguard.ledger.Ledger` calls them.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Index, MetaData, Table, Text, bindparam, select
 
+from distillguard.ledger import journal
 from distillguard.ledger.schema import UTCDateTime
 
 metadata = MetaData()
@@ -99,6 +102,7 @@ def insert(conn: Connection, items: Sequence[Edit]) -> list[bool]:
         rows.append(row)
     if rows:
         conn.execute(edits.insert(), rows)
+        journal.append(conn, edits.name, rows)
     return created
 
 

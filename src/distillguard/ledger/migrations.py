@@ -7,6 +7,7 @@ its own DDL (not the current :mod:`schema`), so an old database and a new one en
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -24,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateIndex
 
-from distillguard.ledger import schema
+from distillguard.ledger import journal, reading, schema
 
 Step = tuple[str, Callable[[Connection], None]]
 
@@ -115,11 +116,54 @@ def _m004_fp_config_index(conn: Connection) -> None:
     conn.execute(CreateIndex(Index("ix_outputs_fp_config", outputs.c.fp_config)))
 
 
+def _m005_journal(conn: Connection) -> None:
+    """The journal, the chain of every write to edits and gateway keys (see
+    :mod:`distillguard.ledger.journal`), with an entry for each edit and key already there,
+    so they are tamper-evident from the upgrade on. A row whose values cannot be decoded is
+    left out, for ``ledger verify`` to report."""
+    md = MetaData()
+    table = Table(
+        "journal",
+        md,
+        Column("seq", schema.SeqType, primary_key=True, autoincrement=False),
+        *(Column(name, Text, nullable=False) for name in ("table_name", "row_id", "state")),
+        Column("created_at", schema.UTCDateTime, nullable=False),
+        *(Column(name, Text, nullable=False) for name in ("prev_hash", "chain_hash")),
+        Index("ix_journal_row", "table_name", "row_id"),
+    )
+    table.create(conn)
+    for existing in (_edits_as_of_003(md), _keys_as_of_002(md)):
+        for page in reading.pages(lambda: nullcontext(conn), existing, existing.c.id, 5000):
+            journal.append(conn, existing.name, reading.readable(page), table)
+
+
+def _edits_as_of_003(md: MetaData) -> Table:
+    return Table(
+        "edits",
+        md,
+        *(Column(name, Text) for name in ("id", "idempotency_key", "output_id", "vendor")),
+        *(Column(name, Text) for name in ("model", "tool", "path", "tool_name", "call_id")),
+        *(Column(name, Text) for name in ("session", "message_id", "added", "removed")),
+        Column("source", Text),
+        Column("created_at", schema.UTCDateTime),
+    )
+
+
+def _keys_as_of_002(md: MetaData) -> Table:
+    return Table(
+        "gateway_keys",
+        md,
+        *(Column(n, Text) for n in ("id", "key_hash", "actor", "team", "approved_by")),
+        *(Column(n, schema.UTCDateTime) for n in ("created_at", "expires_at", "revoked_at")),
+    )
+
+
 STEPS: tuple[Step, ...] = (
     ("001_outputs", _m001_outputs),
     ("002_gateway", _m002_gateway),
     ("003_edits", _m003_edits),
     ("004_fp_config_index", _m004_fp_config_index),
+    ("005_journal", _m005_journal),
 )
 
 

@@ -18,6 +18,8 @@ STR_FIELDS = (
 INT_FIELDS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
 )  # fmt: skip
+#: The largest count a BIGINT column holds.
+MAX_COUNT = 2**63 - 1
 OUTPUT_FIELDS = tuple(f.name for f in dataclasses.fields(Output))
 
 
@@ -28,14 +30,13 @@ def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[st
     for name in INT_FIELDS:
         row[name] = _count(name, getattr(new, name))
     row["cost_usd"] = _cost(new.cost_usd)
-    if new.text is None:
-        _check_privacy_mode(new)
+    _check_kept(new)
     key = new.idempotency_key()
     row.update(
         id=chain.output_id(key),
         idempotency_key=key,
         content_hash=new.content_hash(),
-        created_at=as_utc(new.created_at or now),
+        created_at=_created_at(new.created_at or now),
         fingerprints=None if new.fingerprints is None else bytes(new.fingerprints),
     )
     return row
@@ -44,9 +45,18 @@ def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[st
 def _count(name: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"{name} must be a non-negative integer, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise InputError(f"{name} must be an integer from 0 to 2^63-1, not {value!r}")
     return value
+
+
+def _created_at(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise InputError(f"created_at must be a datetime, not {type(value).__name__}")
+    try:
+        return as_utc(value)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise InputError(f"created_at {value.isoformat()} is out of range in UTC") from None
 
 
 def _cost(value: Any) -> float | None:
@@ -57,16 +67,28 @@ def _cost(value: Any) -> float | None:
     return float(value)
 
 
-def _check_privacy_mode(new: NewOutput) -> None:
-    """An output without text needs the hash of its text (and usually its fingerprints)."""
+def _check_kept(new: NewOutput) -> None:
+    """An output keeps its text, or (fingerprints-only) the hash of its text, its fingerprints
+    and the settings that made them: so a text removed later is told from one never kept."""
+    if new.fingerprints is not None and not isinstance(new.fingerprints, bytes | bytearray):
+        raise InputError(f"fingerprints must be bytes, not {type(new.fingerprints).__name__}")
+    where = f"an output from {new.vendor}/{new.model}"
+    if new.text is not None:
+        if new.fp_config is not None:
+            raise InputError(
+                f"{where} keeps its text or, fingerprints-only, its fingerprints and their "
+                "settings (fp_config): not both"
+            )
+        return
     text_hash = new.text_hash
     if not isinstance(text_hash, str) or ":" not in text_hash:
         raise InputError(
-            f"an output from {new.vendor}/{new.model} without text needs text_hash "
-            "naming its algorithm ('sha256:<hex>')"
+            f"{where} without text needs text_hash naming its algorithm ('sha256:<hex>')"
         )
-    if new.fingerprints is not None and not isinstance(new.fingerprints, bytes | bytearray):
-        raise InputError(f"fingerprints must be bytes, not {type(new.fingerprints).__name__}")
+    if new.fingerprints is None or new.fp_config is None:
+        raise InputError(
+            f"{where} without text needs its fingerprints and fp_config (fingerprints-only mode)"
+        )
 
 
 def _check_strings(values: dict[str, Any], allow_nul: bool) -> None:

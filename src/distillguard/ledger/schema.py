@@ -104,6 +104,19 @@ gateway_keys = Table(
     Index("ux_gateway_keys_hash", "key_hash", unique=True),
 )
 
+journal = Table(
+    "journal",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=False),
+    Column("table_name", Text, nullable=False),
+    Column("row_id", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("chain_hash", Text, nullable=False),
+    Index("ix_journal_row", "table_name", "row_id"),
+)
+
 migrations = Table(
     "_migrations",
     metadata,

@@ -4,6 +4,10 @@ Append-only and tamper-evident (see :mod:`distillguard.ledger.chain`). Writers h
 backend's writer lock for the whole batch, so concurrent processes never fork the chain.
 Reads page through ``seq`` (keyset pagination), so nothing loads the whole ledger in memory.
 
+Edits and gateway keys sit beside the chain of outputs; every write to them appends to the
+journal, a second chain (see :mod:`distillguard.ledger.journal`). The head names both chains'
+tails (see :mod:`distillguard.ledger.anchor`).
+
 PostgreSQL cannot store NUL characters in text: there, an output holding one is refused with
 InputError rather than stored altered (SQLite keeps it as it is).
 """
@@ -11,16 +15,19 @@ InputError rather than stored altered (SQLite keeps it as it is).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from itertools import islice
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Column, Connection, RowMapping, bindparam, func, select
+from sqlalchemy import Column, Connection, RowMapping, Table, bindparam, func, select
 
-from distillguard.errors import InputError
-from distillguard.ledger import accounts, backend, chain, edits, migrations, rows
-from distillguard.ledger.schema import HEAVY_COLUMNS, outputs
+from distillguard.errors import InputError, TamperError
+from distillguard.ledger import accounts, anchor, backend, chain, edits, journal, migrations, rows
+from distillguard.ledger.reading import key_of, pages
+from distillguard.ledger.schema import HEAVY_COLUMNS, gateway_keys, outputs
+from distillguard.ledger.schema import journal as schema_journal
 from distillguard.model import GatewayKey, NewOutput, Output, Recorded, UsageRow
 
 #: Outputs per write transaction. Each transaction rewrites the index pages it touches (two
@@ -29,6 +36,8 @@ from distillguard.model import GatewayKey, NewOutput, Output, Recorded, UsageRow
 BATCH_SIZE = 20_000
 KEY_CHUNK = 1000
 VERIFY_BATCH = 2000
+#: The tables beside outputs whose every write is journaled.
+JOURNALED = (edits.edits, gateway_keys)
 
 
 class Ledger:
@@ -92,7 +101,7 @@ class Ledger:
 
     def _append(self, conn: Connection, prepared: list[dict[str, Any]]) -> list[Recorded]:
         known = _known_keys(conn, [row["idempotency_key"] for row in prepared])
-        seq, prev = _last(conn) or (0, chain.GENESIS)
+        seq, prev = _last(conn, outputs) or (0, chain.GENESIS)
         new_rows, results = [], []
         for row in prepared:
             key = row["idempotency_key"]
@@ -129,6 +138,12 @@ class Ledger:
         the text and request (they come back as None)."""
         columns = [c for c in outputs.c if with_text or c.name not in HEAVY_COLUMNS]
         for row in self._pages(columns, after_seq, batch_size):
+            if with_text and chain.text_removed(row):
+                raise TamperError(
+                    f"output {row['id']} (seq {row['seq']}) has no text, yet is not a "
+                    "fingerprints-only record: its text was removed from the ledger "
+                    "(distillguard ledger verify lists what else was altered)"
+                )
             yield rows.to_output(row)
 
     def count(self) -> int:
@@ -144,24 +159,53 @@ class Ledger:
         return self._scalar(select(func.coalesce(func.max(outputs.c.seq), 0)))
 
     def head(self) -> str:
-        """``"<seq>:<chain_hash>"`` of the last record; ``"0:<genesis>"`` when empty."""
+        """The tails of both chains, ``"<seq>:<chain_hash>+<seq>:<chain_hash>"`` (outputs, then
+        journal); ``0:<genesis>`` for an empty one."""
         with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
-            seq, chain_hash = _last(conn) or (0, chain.GENESIS)
-        return chain.format_head(seq, chain_hash)
+            tail = _last(conn, outputs) or (0, chain.GENESIS)
+            journal_tail = journal.last(conn) or (0, journal.GENESIS)
+        return str(anchor.Head(tail, journal_tail))
 
-    def verify(self, expect_head: str | None = None) -> chain.VerifyReport:
-        """Recompute the whole chain; with ``expect_head`` also detect a cut-off tail."""
-        try:
-            expected = None if expect_head is None else chain.parse_head(expect_head)
-        except ValueError as exc:
-            raise InputError(str(exc)) from exc
-        verifier = chain.Verifier(expect_head=expected)
-        try:
-            for row in self._pages(list(outputs.c), 0, VERIFY_BATCH):
-                verifier.feed(row)
-        except (TypeError, ValueError) as exc:  # a stored value its column type cannot decode
-            verifier.unreadable(exc)
-        return verifier.report()
+    def verify(self, expect_head: str | anchor.Head | None = None) -> chain.VerifyReport:
+        """Recompute both chains and hold the journaled tables against the journal; with
+        ``expect_head`` (a head printed earlier) also detect a cut-off or rewritten tail."""
+        expected = (
+            anchor.expected_head(expect_head) if isinstance(expect_head, str) else expect_head
+        )
+        records = chain.Verifier(expect_head=None if expected is None else expected.outputs)
+        entries = journal.Verifier(expect_head=None if expected is None else expected.journal)
+        for verifier, table in ((records, outputs), (entries, schema_journal)):
+            for page in pages(self._reader, table, table.c.seq, VERIFY_BATCH):
+                for row in page:
+                    verifier.feed(row)
+        tables = chain.Problems()
+        for table in JOURNALED:
+            self._check_journaled(table, tables)
+        problems = (*records.finish(), *entries.finish(), *tables.lines())
+        head = str(anchor.Head(records.tail, entries.tail))
+        return chain.VerifyReport(not problems, records.records, head, problems, entries.records)
+
+    def _check_journaled(self, table: Table, problems: chain.Problems) -> None:
+        with self._snapshot() as conn:  # rows and their entries as of one moment
+            for page in pages(lambda: nullcontext(conn), table, table.c.id, VERIFY_BATCH):
+                states = journal.latest(conn, table.name, [key_of(r, table.c.id) for r in page])
+                journal.check_rows(table.name, page, states, problems)
+            journal.check_removed(conn, table, problems)
+
+    @contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A connection in one read transaction that sees one snapshot throughout (a revoke
+        committed meanwhile is seen in both the key and its journal entry, or in neither)."""
+        with self._reader() as conn:
+            if backend.is_postgres(self._url):
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def _pages(
         self, columns: Sequence[Column[Any]], after_seq: int, batch_size: int
@@ -180,7 +224,10 @@ class Ledger:
 
     def add_key(self, key: GatewayKey) -> None:
         """Store a gateway key (its hash) with its grant."""
-        with backend.mapped_errors("write to", self._url), self._engine.begin() as conn:
+        with (
+            backend.mapped_errors("write to", self._url),
+            backend.write_transaction(self._engine) as conn,
+        ):
             accounts.add_key(conn, key)
 
     def list_keys(self) -> list[GatewayKey]:
@@ -195,7 +242,10 @@ class Ledger:
 
     def revoke_key(self, key_id: str) -> bool:
         """Revoke a key; False when there is no such key or it was revoked already."""
-        with backend.mapped_errors("write to", self._url), self._engine.begin() as conn:
+        with (
+            backend.mapped_errors("write to", self._url),
+            backend.write_transaction(self._engine) as conn,
+        ):
             return accounts.revoke_key(conn, key_id, datetime.now(UTC))
 
     def spend(self, by: str, since: datetime) -> dict[str, float]:
@@ -249,7 +299,7 @@ def _known_keys(conn: Connection, keys: list[str]) -> set[str]:
     return known
 
 
-def _last(conn: Connection) -> tuple[int, str] | None:
-    query = select(outputs.c.seq, outputs.c.chain_hash).order_by(outputs.c.seq.desc()).limit(1)
+def _last(conn: Connection, table: Table) -> tuple[int, str] | None:
+    query = select(table.c.seq, table.c.chain_hash).order_by(table.c.seq.desc()).limit(1)
     row = conn.execute(query).first()
     return None if row is None else (int(row.seq), str(row.chain_hash))
