@@ -7,13 +7,16 @@ treat every vendor as external.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import subprocess
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from distillguard.errors import ConfigError
@@ -41,13 +44,17 @@ DEFAULT_UPSTREAMS = (
     Upstream("openai", "openai", "https://api.openai.com", "OPENAI_API_KEY", "openai"),
 )
 BUDGET_PERIODS = ("day", "week", "month", "total")
-TEAM_KEYS = ("vendors", "models", "budget_usd", "key_budget_usd", "period")
+TEAM_KEYS = ("vendors", "models", "budget_usd", "key_budget_usd", "period", "unpriced")
+#: What a budget does with a call whose cost is unknown: counts an estimate, or refuses it.
+UNPRICED = ("estimate", "refuse")
 
 
 @dataclass(frozen=True)
 class Team:
     """What a team's gateway keys may use: vendors and model globs (None: any), and budgets
-    in USD per ``period`` for the whole team and for each of its keys (None: no limit)."""
+    in USD per ``period`` for the whole team and for each of its keys (None: no limit).
+    ``unpriced``: what a budgeted team's call whose cost cannot be known (a model without a
+    price, a stream without usage) does: ``estimate`` (counts its estimate) or ``refuse``."""
 
     name: str
     vendors: tuple[str, ...] | None = None
@@ -55,6 +62,50 @@ class Team:
     budget_usd: float | None = None
     key_budget_usd: float | None = None
     period: str = "month"
+    unpriced: str = "estimate"
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """``[gateway]``: what a client may send and how long the gateway waits for it.
+
+    ``max_body_mb``: a request body's size limit (MiB); ``header_timeout_s`` and
+    ``body_timeout_s``: how long a client may take to send its headers and its body;
+    ``shutdown_grace_s``: how long answers still streaming may run on after SIGTERM before they
+    are cut (what came so far is recorded); ``pass_through``: path globs, beyond model calls
+    and metadata endpoints, that the gateway forwards without recording.
+    """
+
+    max_body_mb: float = 32.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    shutdown_grace_s: float = 30.0
+    pass_through: tuple[str, ...] = ()
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+
+GATEWAY_LIMITS = ("max_body_mb", "header_timeout_s", "body_timeout_s", "shutdown_grace_s")
+DEFAULT_MAX_DOCUMENT_BYTES = 64 << 20
+DEFAULT_MAX_RATIO = 1000
+SCAN_KEYS = ("max_document_bytes", "max_ratio")
+SIZE_UNITS = MappingProxyType(
+    {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+     "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+)  # fmt: skip
+_SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ScanLimits:
+    """``[scan]``: what one input may cost a scan. ``max_document_bytes``: the largest document
+    read (a file, a line, a row, an archive member; bytes after decompression); ``max_ratio``:
+    how many times its size a compressed input may inflate to (past one full-size document)."""
+
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    max_ratio: int = DEFAULT_MAX_RATIO
 
 
 REQUIREMENTS = ("review",)
@@ -91,6 +142,8 @@ class Settings:
     fingerprints_only: bool = False
     teams: Mapping[str, Team] = field(default_factory=dict)
     prices_path: Path | None = None
+    gateway_limits: GatewayLimits = field(default_factory=GatewayLimits)
+    scan_limits: ScanLimits = field(default_factory=ScanLimits)
 
     @property
     def index_dir(self) -> Path:
@@ -123,6 +176,8 @@ def load_settings(
         "fingerprints_only": _fingerprints_only,
         "teams": _teams,
         "prices_path": partial(_prices_path, config_path=path),
+        "gateway_limits": _gateway_limits,
+        "scan_limits": _scan_limits,
     }
     parsed: dict[str, Any] = {}
     errors: list[str] = []
@@ -173,6 +228,10 @@ def read_config(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:  # tomllib decodes the whole file before parsing
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 (byte {exc.start})") from exc
+    except RecursionError as exc:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
 
@@ -328,6 +387,7 @@ def _teams(data: Mapping[str, Any]) -> dict[str, Team]:
                 budget_usd=_opt_float(spec.get("budget_usd")),
                 key_budget_usd=_opt_float(spec.get("key_budget_usd")),
                 period=spec.get("period", "month"),
+                unpriced=spec.get("unpriced", "estimate"),
             )
     if errors:
         raise ConfigError("invalid team configuration:\n  " + "\n  ".join(errors))
@@ -349,6 +409,8 @@ def _team_errors(spec: Any) -> list[str]:
             errors.append(f"{key} = {value!r}: must be a non-negative number of US dollars")
     if spec.get("period", "month") not in BUDGET_PERIODS:
         errors.append(f"period = {spec['period']!r}: must be one of {', '.join(BUDGET_PERIODS)}")
+    if spec.get("unpriced", "estimate") not in UNPRICED:
+        errors.append(f"unpriced = {spec['unpriced']!r}: must be one of {', '.join(UNPRICED)}")
     return errors
 
 
@@ -373,3 +435,65 @@ def _prices_path(data: Mapping[str, Any], config_path: Path | None) -> Path | No
     if not path.is_file():
         raise ConfigError(f"gateway.prices: no price table at {path}")
     return path
+
+
+def _gateway_limits(data: Mapping[str, Any]) -> GatewayLimits:
+    """``[gateway]`` limits: positive numbers, and ``pass_through`` a list of path globs."""
+    table = _table(data, "gateway")
+    errors = []
+    for key in GATEWAY_LIMITS:
+        value = table.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or value <= 0):  # fmt: skip
+            errors.append(f"gateway.{key} = {value!r}: must be a positive number")
+    globs = table.get("pass_through", [])
+    if not _str_list(globs) or not all(g.startswith("/") for g in globs):
+        errors.append('gateway.pass_through must be a list of path globs, e.g. ["/v1/embeddings"]')
+    if errors:
+        raise ConfigError("\n".join(errors))
+    values = {key: float(table[key]) for key in GATEWAY_LIMITS if key in table}
+    return GatewayLimits(**values, pass_through=tuple(globs))
+
+
+def parse_size(value: object) -> int:
+    """A size in bytes from an integer or a string with a unit (``"64 MiB"``, ``"1GB"``);
+    ``ValueError`` when it is neither or not positive."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif (
+        isinstance(value, str)
+        and (m := _SIZE.fullmatch(value))
+        and (m.group(2).lower() in SIZE_UNITS)
+    ):
+        number = int(m.group(1)) * SIZE_UNITS[m.group(2).lower()]
+    else:
+        raise ValueError(f"{value!r} is not a size (bytes, or a number with B, KB, MiB, GiB...)")
+    if number <= 0:
+        raise ValueError(f"{value!r}: must be more than 0 bytes")
+    return number
+
+
+def _scan_limits(data: Mapping[str, Any]) -> ScanLimits:
+    """``[scan]``: a size for ``max_document_bytes``, a whole number >= 1 for ``max_ratio``."""
+    table = _table(data, "scan")
+    errors = [f"scan.{key}: unknown key{_guess(key, SCAN_KEYS)}" for key in table
+              if key not in SCAN_KEYS]  # fmt: skip
+    values: dict[str, int] = {}
+    if "max_document_bytes" in table:
+        try:
+            values["max_document_bytes"] = parse_size(table["max_document_bytes"])
+        except ValueError as exc:
+            errors.append(f"scan.max_document_bytes = {exc}")
+    ratio = table.get("max_ratio", DEFAULT_MAX_RATIO)
+    if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio < 1:
+        errors.append(f"scan.max_ratio = {ratio!r}: must be a whole number, 1 or more")
+    else:
+        values["max_ratio"] = ratio
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return ScanLimits(**values)
+
+
+def _guess(key: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"

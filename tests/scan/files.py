@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from distillguard.scan.formats import Document, Fields, Format, Skipped, Unit, format_of
-from distillguard.scan.outdir import prepare_out_dir
+from distillguard.scan.outdir import MARKER, prepare_out_dir
 from distillguard.scan.plan import plan
 
 
@@ -19,8 +19,10 @@ def write(path: Path | str, data: bytes | str) -> Path:
 
 
 def files_under(root: Path | str) -> dict[str, bytes]:
+    """The files under ``root`` by relative POSIX path; a scan output's marker is left out."""
     root = Path(root)
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    found = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+    return {rel: p.read_bytes() for rel, p in found.items() if rel != MARKER}
 
 
 def by_text(doc: Document) -> bool:

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from distillguard.fingerprint import EncodedBatch, FingerprintConfig, Fingerprinter
-from distillguard.fingerprint import layout, split_segments
+from distillguard.fingerprint import (
+    EncodedBatch,
+    FingerprintConfig,
+    Fingerprinter,
+    layout,
+    split_segments,
+)
 from distillguard.fingerprint.normalize import code_prose
 from distillguard.index.build import IndexBuilder
 from distillguard.index.sets import output_sets

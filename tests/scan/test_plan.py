@@ -22,7 +22,7 @@ from distillguard.scan.formats import (
     kind_of,
 )
 from distillguard.scan.formats.jsonl import Line
-from distillguard.scan.outdir import prepare_out_dir
+from distillguard.scan.outdir import MARKER, prepare_out_dir
 from distillguard.scan.plan import plan
 from tests.scan.files import files_under, split_paths, write
 
@@ -342,9 +342,10 @@ def test_an_output_dir_inside_the_input_is_never_scanned(tmp_path: Path) -> None
 # --- the output directory -------------------------------------------------------------------
 
 
-def test_prepare_creates_both_sides(tmp_path: Path) -> None:
+def test_prepare_creates_both_sides_and_its_marker(tmp_path: Path) -> None:
     prepare_out_dir(tmp_path / "new/out")
-    assert sorted(p.name for p in (tmp_path / "new/out").iterdir()) == ["clean", "quarantine"]
+    names = sorted(p.name for p in (tmp_path / "new/out").iterdir())
+    assert names == [MARKER, "clean", "quarantine"]
 
 
 def test_prepare_refuses_a_foreign_directory_and_touches_nothing(tmp_path: Path) -> None:
@@ -370,16 +371,39 @@ def test_prepare_refuses_a_file(tmp_path: Path) -> None:
 
 
 def test_prepare_clears_a_previous_scan(tmp_path: Path) -> None:
+    prepare_out_dir(tmp_path)
     write(tmp_path / "clean/old.py", "old")
     write(tmp_path / "quarantine/sub/old.py", "old")
     write(tmp_path / "report.json", "{}")
     prepare_out_dir(tmp_path)
     assert files_under(tmp_path) == {}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean", "quarantine"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MARKER, "clean", "quarantine"]
+
+
+def test_prepare_refuses_to_replace_what_distillguard_did_not_write(tmp_path: Path) -> None:
+    """A user's own clean/ and report.json (all the directory holds) are not a scan's."""
+    write(tmp_path / "clean/mine.py", "mine")
+    write(tmp_path / "report.json", '{"mine": true}')
+    with pytest.raises(InputError, match=r"did not write it .*pass --overwrite"):
+        prepare_out_dir(tmp_path)
+    assert files_under(tmp_path) == {"clean/mine.py": b"mine", "report.json": b'{"mine": true}'}
+    prepare_out_dir(tmp_path, overwrite=True)
+    assert files_under(tmp_path) == {}
+    assert (tmp_path / MARKER).is_file()
+
+
+def test_overwrite_still_never_touches_foreign_entries(tmp_path: Path) -> None:
+    write(tmp_path / "clean/mine.py", "mine")
+    write(tmp_path / "notes.md", "mine")
+    with pytest.raises(InputError, match=r"refusing to write into .*notes\.md"):
+        prepare_out_dir(tmp_path, overwrite=True)
+    assert files_under(tmp_path) == {"clean/mine.py": b"mine", "notes.md": b"mine"}
 
 
 def test_prepare_removes_a_symlinked_side_not_what_it_points_to(tmp_path: Path) -> None:
     write(tmp_path / "elsewhere/precious.txt", "keep")
+    prepare_out_dir(tmp_path / "out")
+    os.rmdir(tmp_path / "out/clean")
     write(tmp_path / "out/report.json", "{}")
     os.symlink(tmp_path / "elsewhere", tmp_path / "out/clean")
     prepare_out_dir(tmp_path / "out")

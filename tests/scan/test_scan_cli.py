@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import lzma
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -279,3 +280,111 @@ def test_more_record_containers_from_the_command_line(run, tmp_path: Path, name:
     assert (tmp_path / "out/clean" / name).exists() and (
         tmp_path / "out/quarantine" / name
     ).exists()
+
+
+# --- names, the output directory, bounds ------------------------------------------------------
+
+
+def test_names_that_are_not_utf8_are_reported_losslessly(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """POSIX names are bytes: before, one such name crashed the report (TypeError, exit 1)."""
+    import base64
+
+    out_id = record(run)
+    copy = embed(PY_OUTPUT)[0]
+    files = {
+        b"data/caf\xe9.bin": b"\0\1\2",
+        b"data/sub\xff/copy\xe9.py": copy.encode(),
+        b"data/r\xe9.jsonl": jsonl_bytes([{"text": HOST}, {"text": copy}]),
+        b"data/ok.py": b"print('ok')\n",
+    }
+    for name, data in files.items():
+        os.makedirs(os.path.dirname(name), exist_ok=True)
+        with open(name, "wb") as fh:
+            fh.write(data)
+    result = run("scan", "data", "--out", "out")
+    assert result.exit_code == 0, result.output
+    assert "data/caf\\xe9.bin: binary file" in " ".join(result.output.split())
+    rep = report(tmp_path)
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    found = {f["doc"]: f.get("doc_bytes") for f in rep["findings"]}
+    assert found == {
+        "data/r\\xe9.jsonl:2": b64(b"data/r\xe9.jsonl:2"),
+        "data/sub\\xff/copy\\xe9.py": b64(b"data/sub\xff/copy\xe9.py"),
+    }
+    assert {m["output_id"] for f in rep["findings"] for m in f["matches"]} == {out_id}
+    assert rep["skipped"] == [
+        {
+            "path": "data/caf\\xe9.bin",
+            "path_bytes": b64(b"data/caf\xe9.bin"),
+            "reason": "binary file",
+        }
+    ]
+    assert os.listdir(b"out/quarantine/sub\xff") == [b"copy\xe9.py"]
+    assert sorted(os.listdir(b"out/clean")) == [b"ok.py", b"r\xe9.jsonl"]
+    assert (tmp_path / "out/clean/ok.py").read_bytes() == files[b"data/ok.py"]
+    with open(b"out/quarantine/r\xe9.jsonl", "rb") as fh:
+        assert json.loads(fh.read()) == {"text": copy}
+
+
+def test_scan_refuses_to_replace_what_it_did_not_write(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A user's own clean/ and report.json, all the directory holds: before, deleted."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/a.py").write_text("print('a')\n")
+    (tmp_path / "out/clean").mkdir(parents=True)
+    (tmp_path / "out/clean/mine.txt").write_text("mine")
+    (tmp_path / "out/report.json").write_text('{"mine": true}')
+    refused = run("scan", "data", "--out", "out")
+    assert refused.exit_code == 2
+    said = " ".join(refused.output.split())
+    assert "distillguard did not write it" in said and "--overwrite" in said
+    assert (tmp_path / "out/clean/mine.txt").read_text() == "mine"
+    assert (tmp_path / "out/report.json").read_text() == '{"mine": true}'
+    replaced = run("scan", "data", "--out", "out", "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert not (tmp_path / "out/clean/mine.txt").exists()
+    assert report(tmp_path)["documents"] == 1
+    again = run("scan", "data", "--out", "out")  # its own output: replaced without asking
+    assert again.exit_code == 0, again.output
+
+
+def test_a_file_of_many_bad_lines_lists_the_first_hundred(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    record(run)
+    (tmp_path / "bad.jsonl").write_bytes(b'{"text": "fine"}\n' + b"x\n" * 250)
+    result = run("scan", "bad.jsonl", "--out", "out", "--fail-on-findings")
+    assert result.exit_code == 2
+    assert "250 input(s) could not be read" in " ".join(result.output.split())
+    rep = report(tmp_path)
+    assert rep["documents"] == 1 and rep["skipped_total"] == 250
+    assert len(rep["skipped"]) == 101
+    assert [s["path"] for s in rep["skipped"][:2]] == ["bad.jsonl:2", "bad.jsonl:3"]
+    last = rep["skipped"][-1]
+    assert last["path"] == "bad.jsonl"
+    assert last["reason"].startswith(
+        "150 more entries skipped in this input, not listed (only the first 100 are); the "
+        "first of them: bad.jsonl:102: malformed JSON"
+    )
+
+
+def test_scan_limits_come_from_the_config_and_the_flags(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "distillguard.toml").write_text(
+        '[scan]\nmax_document_bytes = "1 KiB"\nmax_ratio = 5\n'
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/big.md").write_text("word " * 400)
+    first = run("scan", "data", "--out", "out")
+    assert first.exit_code == 0, first.output
+    rep = report(tmp_path)
+    assert rep["limits"] == {"max_document_bytes": 1024, "max_ratio": 5}
+    assert rep["documents"] == 0 and rep["skipped"][0]["reason"].startswith("file too large")
+    flagged = run(
+        "scan", "data", "--out", "out", "--max-document-bytes", "4KiB", "--max-ratio", "7"
+    )
+    assert flagged.exit_code == 0, flagged.output
+    rep = report(tmp_path)
+    assert rep["limits"] == {"max_document_bytes": 4096, "max_ratio": 7}
+    assert rep["documents"] == 1
+    bad = run("scan", "data", "--out", "out", "--max-document-bytes", "lots")
+    assert bad.exit_code == 2 and "is not a size" in " ".join(bad.output.split())

@@ -13,12 +13,14 @@ from rich.table import Table
 
 from distillguard.cli._app import Context, err_console, progress
 from distillguard.cli.core import update_index
+from distillguard.config import ScanLimits, parse_size
 from distillguard.index.store import Manifest
 from distillguard.policy.dataset import Admission
 from distillguard.scan.engine import ScanJob, Tally, default_workers, run
-from distillguard.scan.formats import Fields
+from distillguard.scan.formats import Fields, Limits
 from distillguard.scan.gate import coverage, unchecked
 from distillguard.scan.matcher import MatchParams
+from distillguard.scan.names import shown
 from distillguard.scan.outdir import prepare_out_dir
 from distillguard.scan.plan import plan
 from distillguard.scan.report import report_json, write_report
@@ -50,6 +52,27 @@ from distillguard.scan.report import report_json, write_report
 )
 @click.option("--all-vendors", is_flag=True, help="Hunt internal vendors' outputs too.")
 @click.option(
+    "--max-document-bytes",
+    "max_document",
+    default=None,
+    metavar="SIZE",
+    help="Largest document read (bytes, or e.g. 64MiB); larger ones are skipped. "
+    "Default: [scan] max_document_bytes, else 64MiB.",
+)
+@click.option(
+    "--max-ratio",
+    type=click.IntRange(min=1),
+    default=None,
+    help="How many times its size a compressed input may inflate to (past one full-size "
+    "document) before it is skipped as a bomb. Default: [scan] max_ratio, else 1000.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace clean/, quarantine/ and report.json in --out although distillguard did not "
+    "write them.",
+)
+@click.option(
     "--policy",
     "purpose",
     help="Apply the dataset rules for this purpose (training, ...); exit 1 on a violation.",
@@ -66,6 +89,9 @@ def scan(
     allow_skipped: bool,
     min_containment: float,
     all_vendors: bool,
+    max_document: str | None,
+    max_ratio: int | None,
+    overwrite: bool,
     purpose: str | None,
 ) -> None:
     """Find recorded outputs in PATHs; split them into clean/ and quarantine/ under --out.
@@ -74,6 +100,7 @@ def scan(
     violation; exit 2 when it read no document, skipped inputs (unless --allow-skipped) or had
     no outputs to match against.
     """
+    limits = _limits(obj.settings.scan_limits, max_document, max_ratio)
     started = time.perf_counter()
     admission = Admission.of(obj.settings, purpose) if purpose else None
     out_dir = Path(out)
@@ -86,9 +113,10 @@ def scan(
         for v in manifest.vendors
         if all_vendors or obj.settings.is_external(v) or (admission and admission.hunts(v))
     )
-    prepare_out_dir(out_dir)
+    prepare_out_dir(out_dir, overwrite=overwrite)
     params = MatchParams(min_containment=min_containment)
-    job = ScanJob(obj.settings.index_dir, out_dir, vendors, Fields(text_field, id_field), params)
+    fields = Fields(text_field, id_field, limits)
+    job = ScanJob(obj.settings.index_dir, out_dir, vendors, fields, params)
     with progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
         tally = run(job, units, workers, advance)
     tally.skipped[:0] = skipped
@@ -101,6 +129,7 @@ def scan(
         "index": {"outputs": manifest.outputs, "fingerprint_config": manifest.fp_config},
         "vendors": sorted(vendors),
         "workers": workers,
+        "limits": {"max_document_bytes": limits.document_bytes, "max_ratio": limits.ratio},
         "unchecked": reasons,
     }
     violations = admission.violations(tally.findings) if admission else []
@@ -110,8 +139,19 @@ def scan(
     _summary(tally, seconds, path)
     if admission:
         for line in map(admission.describe, violations):
-            err_console().print(f"[red]violation[/red] {escape(line)}", highlight=False)
+            err_console().print(f"[red]violation[/red] {escape(shown(line))}", highlight=False)
     _exit(gated, violations or (fail_on_findings and tally.flagged), reasons)
+
+
+def _limits(config: ScanLimits, max_document: str | None, max_ratio: int | None) -> Limits:
+    """The scan's limits: its flags, else the config's ``[scan]``, else the defaults."""
+    document = config.max_document_bytes
+    if max_document is not None:
+        try:
+            document = parse_size(max_document)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--max-document-bytes") from exc
+    return Limits(document, config.max_ratio if max_ratio is None else max_ratio)
 
 
 def _exit(gated: bool, failed: object, reasons: list[str]) -> None:
@@ -132,15 +172,15 @@ def _summary(tally: Tally, seconds: float, report: Path) -> None:
     console.print(
         f"scanned {tally.documents} documents ({mb:.1f} MB) in {seconds:.1f}s "
         f"({mb / max(seconds, 1e-9):.1f} MB/s): [bold]{tally.flagged} flagged[/bold], "
-        f"{len(tally.skipped)} skipped",
+        f"{tally.skipped_count} skipped",
         highlight=False,
     )
     if tally.findings:
         _findings_table(console, tally)
     for item in tally.skipped[:5]:
-        console.print(f"skipped {item.path}: {item.reason}", highlight=False)
-    if len(tally.skipped) > 5:
-        console.print(f"... and {len(tally.skipped) - 5} more skipped", highlight=False)
+        console.print(escape(f"skipped {shown(item.path)}: {shown(item.reason)}"), highlight=False)
+    if tally.skipped_count > 5:
+        console.print(f"... and {tally.skipped_count - 5} more skipped", highlight=False)
     console.print(f"report: {report}", highlight=False)
 
 
@@ -150,7 +190,7 @@ def _findings_table(console: Console, tally: Tally) -> None:
         table.add_column(name, overflow="fold")
     for finding in tally.findings[:10]:
         best = finding.matches[0]
-        where = finding.doc + (f" [{best.field}]" if best.field else "")
+        where = shown(finding.doc) + (f" [{best.field}]" if best.field else "")
         table.add_row(
             escape(where), best.output_id, f"{best.vendor}/{best.model}", f"{best.containment:.2f}"
         )

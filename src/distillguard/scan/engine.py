@@ -3,6 +3,10 @@
 This process reads and writes, in input order; matching (fingerprinting and probing, the
 expensive part) runs inline with one worker, or on ``workers`` processes that each open the
 memory-mapped index once. A few batches are in flight at a time, so memory stays bounded.
+
+What cannot be read is listed (``Tally.skipped``) up to ``LISTED_PER_UNIT`` entries per input;
+past that the entries of that input are counted, not kept, and one last entry says how many
+more there were: a file of a million bad lines costs a line of the report, not a million.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from distillguard.scan.formats import Document, Fields, Sink, Skipped, Unit, for
 from distillguard.scan.matcher import Matcher, MatchParams
 
 BATCH_BYTES = 4 << 20
+LISTED_PER_UNIT = 100
 Progress = Callable[[int], None]
 Batch = list[tuple[Unit, Document]]
 
@@ -42,13 +47,20 @@ class ScanJob:
 
 @dataclass
 class Tally:
-    """What the scan found."""
+    """What the scan found. ``unlisted``: how many more skipped entries there were than
+    ``skipped`` lists (an input's surplus is one entry there, summing it up)."""
 
     documents: int = 0
     flagged: int = 0
     bytes: int = 0
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    unlisted: int = 0
+
+    @property
+    def skipped_count(self) -> int:
+        """Everything skipped, listed or not."""
+        return len(self.skipped) + self.unlisted
 
 
 @lru_cache(maxsize=1)
@@ -110,18 +122,56 @@ def read_units(units: Sequence[Unit], fields: Fields) -> Iterator[tuple[Unit, Do
             yield unit, item
 
 
+class _Listing:
+    """Skipped entries into the tally, at most ``LISTED_PER_UNIT`` per unit listed; the rest
+    of a unit's are counted and summed up by one entry when the unit ends."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.unit: Unit | None = None
+        self.listed = 0
+        self.more = 0  # entries of this unit not listed
+        self.first_unlisted: Skipped | None = None
+
+    def add(self, unit: Unit, item: Skipped) -> None:
+        if unit != self.unit:
+            self.end()
+            self.unit, self.listed = unit, 0
+        if self.listed < LISTED_PER_UNIT:
+            self.listed += 1
+            self.tally.skipped.append(item)
+        else:
+            self.more += 1
+            self.first_unlisted = self.first_unlisted or item
+
+    def end(self) -> None:
+        """Sum up the surplus of the unit read so far, if any."""
+        first = self.first_unlisted
+        if self.unit is None or first is None:
+            return
+        reason = (
+            f"{self.more:,} more entries skipped in this input, not listed (only the first "
+            f"{LISTED_PER_UNIT} are); the first of them: {first.path}: {first.reason}"
+        )
+        self.tally.skipped.append(Skipped(self.unit.path, reason))
+        self.tally.unlisted += self.more - 1
+        self.first_unlisted, self.more = None, 0
+
+
 def _batches(items: Iterator[tuple[Unit, Document | Skipped]], tally: Tally) -> Iterator[Batch]:
     batch: Batch = []
     size = 0
+    listing = _Listing(tally)
     for unit, item in items:
         if isinstance(item, Skipped):
-            tally.skipped.append(item)
+            listing.add(unit, item)
             continue
         batch.append((unit, item))
         size += len(item.text)
         if size >= BATCH_BYTES:
             yield batch
             batch, size = [], 0
+    listing.end()
     if batch:
         yield batch
 

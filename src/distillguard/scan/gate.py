@@ -25,7 +25,7 @@ class Coverage:
 
 
 def coverage(tally: Tally, hunted_vendors: int, index_outputs: int) -> Coverage:
-    return Coverage(tally.documents, len(tally.skipped), hunted_vendors, index_outputs)
+    return Coverage(tally.documents, tally.skipped_count, hunted_vendors, index_outputs)
 
 
 def unchecked(cov: Coverage, *, allow_skipped: bool) -> list[str]:

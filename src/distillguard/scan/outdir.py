@@ -1,4 +1,11 @@
-"""The output directory of a scan: ``clean/``, ``quarantine/`` and ``report.json``."""
+"""The output directory of a scan: ``clean/``, ``quarantine/``, ``report.json`` and a marker.
+
+The marker (``MARKER``) says that distillguard wrote the directory: it is written first, before
+any output, so that a later scan may replace what an earlier one (even one that failed) left.
+A directory without it is the user's own, and nothing of it is replaced or removed unless the
+scan is told to (``overwrite``); a directory holding anything but a scan's entries is never
+touched.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +13,46 @@ import os
 import shutil
 from pathlib import Path
 
+from distillguard import __version__
 from distillguard.errors import InputError
 from distillguard.scan.formats import CLEAN, QUARANTINE, os_reason
 
 REPORT = "report.json"
-SCAN_ENTRIES = frozenset({CLEAN, QUARANTINE, REPORT})
+MARKER = ".distillguard-scan"
+SCAN_ENTRIES = frozenset({CLEAN, QUARANTINE, REPORT, MARKER})
 
 
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create ``DIR/clean`` and ``DIR/quarantine``, removing a previous scan's outputs.
+def prepare_out_dir(out_dir: Path, *, overwrite: bool = False) -> None:
+    """Create ``DIR/clean`` and ``DIR/quarantine`` (and the marker), removing a previous scan's
+    outputs.
 
-    A non-empty DIR holding anything but ``clean/``, ``quarantine/`` and ``report.json`` is
-    refused with ``InputError``: it is not a scan output, and nothing of it is touched. The old
+    Refused with ``InputError``, nothing touched: a DIR that is not a directory; a non-empty
+    DIR holding anything but a scan's entries; one holding only those but no marker (not
+    written by distillguard: a user's own ``clean/``), unless ``overwrite``. The old
     ``report.json`` goes too, so a failed run never leaves a stale report beside new outputs.
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"output {out_dir} exists and is not a directory")
     try:
         if out_dir.is_dir():
-            _clear_previous(out_dir)
+            _clear_previous(out_dir, overwrite=overwrite)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _mark(out_dir)
         for side in (CLEAN, QUARANTINE):
-            (out_dir / side).mkdir(parents=True, exist_ok=True)
+            (out_dir / side).mkdir(exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot prepare output {out_dir}: {os_reason(exc)}") from exc
 
 
-def _clear_previous(out_dir: Path) -> None:
+def _mark(out_dir: Path) -> None:
+    (out_dir / MARKER).write_text(
+        f"Written by distillguard {__version__} scan: clean/, quarantine/ and report.json here\n"
+        "are its outputs, and the next scan into this directory replaces them.\n",
+        encoding="utf-8",
+    )
+
+
+def _clear_previous(out_dir: Path, *, overwrite: bool) -> None:
     names = sorted(os.listdir(out_dir))
     foreign = [name for name in names if name not in SCAN_ENTRIES]
     if foreign:
@@ -39,6 +60,12 @@ def _clear_previous(out_dir: Path) -> None:
         raise InputError(
             f"refusing to write into {out_dir}: it is not empty and does not look like a "
             f"previous scan output (it holds {shown})"
+        )
+    if names and MARKER not in names and not overwrite:
+        raise InputError(
+            f"refusing to replace {out_dir}: it holds {', '.join(names)} but distillguard did "
+            f"not write it (no {MARKER} marker); pass --overwrite to replace them, or choose "
+            "another --out"
         )
     for name in names:
         path = out_dir / name

@@ -1,4 +1,9 @@
-"""``report.json`` (the contract other tools read) and the short terminal summary."""
+"""``report.json`` (the contract other tools read) and the short terminal summary.
+
+Every string of the report is valid UTF-8: a file name that is not (POSIX names are bytes) is
+written as :mod:`~distillguard.scan.names` says, ``\\xNN`` for each such byte and the exact bytes
+beside it (``doc_bytes``, ``path_bytes``, base64).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import orjson
 
 from distillguard.model import Finding, Match
 from distillguard.scan.engine import Tally
+from distillguard.scan.names import portable
 from distillguard.scan.outdir import REPORT
 
 
@@ -45,6 +51,7 @@ def report_json(tally: Tally, seconds: float, extra: dict[str, Any]) -> dict[str
         "seconds": round(seconds, 3),
         "findings": [finding_json(f) for f in tally.findings],
         "skipped": [{"path": s.path, "reason": s.reason} for s in tally.skipped],
+        "skipped_total": tally.skipped_count,
         **extra,
     }
 
@@ -52,8 +59,15 @@ def report_json(tally: Tally, seconds: float, extra: dict[str, Any]) -> dict[str
 def write_report(out_dir: Path, report: dict[str, Any]) -> Path:
     path = out_dir / REPORT
     tmp = path.with_suffix(".json.tmp")
-    # orjson: the report of a large scan (every span of every finding) is written in a tenth of
-    # the time the standard encoder takes. UTF-8, indented.
-    tmp.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    tmp.write_bytes(report_bytes(report))
     tmp.replace(path)
     return path
+
+
+def report_bytes(report: dict[str, Any]) -> bytes:
+    """The report as indented UTF-8 JSON. orjson: the report of a large scan (every span of
+    every finding) is written in a tenth of the time the standard encoder takes."""
+    try:
+        return orjson.dumps(report, option=orjson.OPT_INDENT_2)
+    except TypeError:  # orjson refuses lone surrogates: a name that is not UTF-8 (rare)
+        return orjson.dumps(portable(report), option=orjson.OPT_INDENT_2)

@@ -18,7 +18,7 @@ import pytest
 import zstandard
 
 from distillguard.scan.formats import archive
-from distillguard.scan.formats.base import Document, Fields, Skipped, Unit
+from distillguard.scan.formats.base import Document, Fields, Limits, Skipped, Unit
 from distillguard.scan.formats.codecs import sniff
 
 TAR_CODECS: dict[str, Callable[[bytes], bytes]] = {
@@ -142,8 +142,8 @@ def unit_of(path: Path) -> Unit:
     return Unit(str(path), "archive", path.name, path.stat().st_size)
 
 
-def read(path: Path) -> list[Document | Skipped]:
-    return list(archive.FORMAT.read(unit_of(path), Fields()))
+def read(path: Path, limits: Limits | None = None) -> list[Document | Skipped]:
+    return list(archive.FORMAT.read(unit_of(path), Fields(limits=limits or Limits())))
 
 
 def names(items: list[Document | Skipped]) -> list[str]:
@@ -254,16 +254,30 @@ def test_zip_skips_links_binaries_and_encrypted_members(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".tar", ".tar.gz", ".tar.zst", ".zip"])
-def test_a_member_over_the_cap_is_skipped_unread(
-    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 10)
+def test_a_member_over_the_cap_is_skipped_unread(tmp_path: Path, suffix: str) -> None:
     members = [("small.txt", b"0123456789"), ("big.txt", b"x" * 11), ("after.txt", b"after")]
     maker = make_zip if suffix == ".zip" else make_tar
     path = maker(tmp_path / f"big{suffix}", members)
-    items = read(path)
+    items = read(path, Limits(document_bytes=10))
     assert names(items) == [f"{path}:small.txt", f"{path}:after.txt"]
-    assert skipped(items) == [(f"{path}:big.txt", "member too large (11 bytes > 10)")]
+    [(where, reason)] = skipped(items)
+    assert where == f"{path}:big.txt"
+    assert reason == (
+        "member too large (11 bytes > the 10-byte cap); raise it with --max-document-bytes "
+        "or [scan] max_document_bytes"
+    )
+
+
+def test_a_compressed_tar_inflating_past_the_ratio_stops_there(tmp_path: Path) -> None:
+    members = [("a.txt", b"first"), ("zeros.txt", b"\0" * (8 << 20)), ("b.txt", b"after")]
+    path = make_tar(tmp_path / "bomb.tar.gz", members)
+    items = read(path, Limits(document_bytes=1 << 20, ratio=10))
+    assert names(items) == [f"{path}:a.txt"]
+    (member, too_large), (where, bomb) = skipped(items)
+    assert member == f"{path}:zeros.txt" and too_large.startswith("member too large")
+    assert where == str(path)
+    assert bomb.startswith(f"gzip stream inflates past {1 << 20:,} bytes from ")
+    assert bomb.endswith("; read stopped after member zeros.txt")
 
 
 def test_a_zip_member_of_absurd_compression_ratio_is_a_bomb(

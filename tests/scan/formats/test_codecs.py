@@ -14,16 +14,19 @@ import pytest
 import zstandard
 
 from distillguard.errors import InputError
+from distillguard.scan.formats.base import Limits
 from distillguard.scan.formats.codecs import (
     COMPRESSED_READ_CHUNK,
+    READ_CHUNK,
     codec_of,
     compress,
     compressor,
-    decompress,
+    decode,
     decompressed_chunks,
     sniff,
     strip_codec,
 )
+from distillguard.scan.formats.codecs import decompress as bounded_decompress
 
 CODECS = [".gz", ".zst", ".bz2", ".xz"]
 LABELS = {".gz": "gzip", ".zst": "zstd", ".bz2": "bzip2", ".xz": "xz"}
@@ -34,6 +37,13 @@ THEIRS: dict[str, Callable[[bytes], bytes]] = {
     ".bz2": bz2.compress,
     ".xz": lzma.compress,
 }
+
+
+def decompress(codec: str | None, data: bytes) -> bytes:
+    """All of ``data`` decompressed, with no cap that a test could reach."""
+    out = bounded_decompress(codec, data, 1 << 40)
+    assert out is not None
+    return out
 
 
 def theirs_decompress(codec: str, data: bytes) -> bytes:
@@ -207,7 +217,7 @@ def test_decompressed_chunks_gives_the_pieces_before_a_break(tmp_path: Path, cod
     path.write_bytes(packed[: len(packed) // 2])
     got: list[bytes] = []
     with pytest.raises(InputError, match=f"truncated {LABELS[codec]} stream"):
-        got.extend(decompressed_chunks(str(path)))
+        got.extend(decompressed_chunks(str(path), Limits()))
     joined = b"".join(got)
     assert 0 < len(joined) < len(data)
     assert data.startswith(joined)
@@ -216,9 +226,60 @@ def test_decompressed_chunks_gives_the_pieces_before_a_break(tmp_path: Path, cod
 def test_decompressed_chunks_of_a_plain_file_is_its_bytes(tmp_path: Path) -> None:
     path = tmp_path / "x.txt"
     path.write_bytes(sample(3_000_000, 6))
-    assert b"".join(decompressed_chunks(str(path))) == path.read_bytes()
+    assert b"".join(decompressed_chunks(str(path), Limits())) == path.read_bytes()
 
 
 def test_a_missing_file_is_an_input_error_with_the_os_reason(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"^No such file or directory$"):
-        list(decompressed_chunks(str(tmp_path / "gone.jsonl.gz")))
+        list(decompressed_chunks(str(tmp_path / "gone.jsonl.gz"), Limits()))
+
+
+# --- bounds ---------------------------------------------------------------------------------
+
+
+def zstd_bomb(size: int) -> bytes:
+    """zstd at its densest (RLE blocks): ``size`` newlines in a few KiB."""
+    return zstandard.ZstdCompressor(level=19).compress(b"\n" * size)
+
+
+def test_no_codec_gives_one_piece_larger_than_a_bound() -> None:
+    """zstd turns 16 KiB into 512 MiB in one call; fed 1 KiB at a time it stays near 32 MiB,
+    and the others are asked for at most a read chunk per call."""
+    for codec in CODECS:
+        packed = zstd_bomb(256 << 20) if codec == ".zst" else THEIRS[codec](b"\n" * (64 << 20))
+        step = COMPRESSED_READ_CHUNK
+        pieces = decode(codec, (packed[i : i + step] for i in range(0, len(packed), step)))
+        largest = max(len(piece) for piece in pieces)
+        assert largest <= (32 << 20 if codec == ".zst" else READ_CHUNK), codec
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_a_stream_past_the_ratio_stops_with_the_pieces_before_it(
+    tmp_path: Path, codec: str
+) -> None:
+    data = b"\n" * (8 << 20)
+    packed = zstd_bomb(len(data)) if codec == ".zst" else THEIRS[codec](data)
+    path = tmp_path / f"x.jsonl{codec}"
+    path.write_bytes(packed)
+    limits = Limits(document_bytes=1 << 20, ratio=2)
+    got: list[bytes] = []
+    budget = max(1 << 20, 2 * len(packed))
+    message = f"^{LABELS[codec]} stream inflates past {budget:,} bytes from {len(packed):,} "
+    with pytest.raises(InputError, match=message + r"\(over 2x\): a decompression bomb\?"):
+        got.extend(decompressed_chunks(str(path), limits))
+    assert sum(map(len, got)) <= budget
+    assert b"".join(decompressed_chunks(str(path), None)) == data  # no cap: read again whole
+
+
+def test_a_stream_within_the_ratio_is_read_whole(tmp_path: Path) -> None:
+    data = sample(3_000_000, 7)
+    path = tmp_path / "x.jsonl.gz"
+    path.write_bytes(gzip.compress(data))
+    assert b"".join(decompressed_chunks(str(path), Limits(document_bytes=1, ratio=10))) == data
+
+
+def test_decompress_stops_at_its_limit() -> None:
+    packed = gzip.compress(b"x" * 5000)
+    assert bounded_decompress(".gz", packed, 5000) == b"x" * 5000
+    assert bounded_decompress(".gz", packed, 4999) is None
+    assert bounded_decompress(None, b"abc", 2) is None

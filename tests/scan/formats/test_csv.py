@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distillguard.scan.formats import csv as csv_format
-from distillguard.scan.formats.base import Document, Fields, Skipped, Unit
+from distillguard.scan.formats.base import Document, Fields, Limits, Skipped, Unit
 
 CODECS = [".gz", ".bz2", ".xz", ".zst"]
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {
@@ -219,16 +219,24 @@ def test_an_unterminated_quote_at_the_end_is_skipped(tmp_path: Path) -> None:
     ]
 
 
-def test_a_row_over_the_cap_is_skipped_and_the_rows_after_it_parse(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(csv_format, "ROW_CAP", 64)
+def over_cap(cap: int) -> str:
+    return (
+        f"row over the {cap:,}-byte cap; raise it with --max-document-bytes or "
+        "[scan] max_document_bytes"
+    )
+
+
+def capped_to(cap: int) -> Fields:
+    return Fields(limits=Limits(document_bytes=cap))
+
+
+def test_a_row_over_the_cap_is_skipped_and_the_rows_after_it_parse(tmp_path: Path) -> None:
     tricky = "x" * 70 + '\n5,"fake row"\n"",,"' + "y" * 100 + "\r\n6,also fake\n"
     rows = [HEADER, ["1", "short"], ["2", tricky], ["3", "z" * 80], ["4", "after"]]
     path = write_rows(tmp_path / "capped.csv", rows)
-    items = read(path)
+    items = read(path, capped_to(64))
     assert docs_of(items) == [(f"{path}:2", "short"), (f"{path}:9", "after")]
-    reason = "row over the 64-byte cap"
+    reason = over_cap(64)
     assert skipped_of(items) == [Skipped(f"{path}:3", reason), Skipped(f"{path}:8", reason)]
 
 
@@ -248,12 +256,11 @@ def test_rows_over_the_cap_never_disturb_the_others(texts: list[str], cap: int) 
     skipped with that reason, and nothing else changes."""
     rows = [HEADER, *([str(i), text] for i, text in enumerate(texts))]
     sizes = [len(csv_bytes([row])) for row in rows[1:]]
-    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+    limit = max(cap, len(csv_bytes([HEADER])))
+    with tempfile.TemporaryDirectory() as tmp:
         path = write_rows(Path(tmp) / "p.csv", rows)
         whole = read(path)
-        patch.setattr(csv_format, "ROW_CAP", max(cap, len(csv_bytes([HEADER]))))
-        capped = read(path)
-        limit = csv_format.ROW_CAP
+        capped = read(path, capped_to(limit))
     assert [(d.doc, d.text) for d in whole if isinstance(d, Document)] == [
         (f"{path}:{line}", text) for line, text in zip(_starts(rows), texts, strict=True)
     ]
@@ -263,7 +270,7 @@ def test_rows_over_the_cap_never_disturb_the_others(texts: list[str], cap: int) 
             assert isinstance(item, Document)
             assert (item.doc, item.text) == (plain.doc, plain.text)
         else:
-            assert item == Skipped(plain.doc, f"row over the {limit:,}-byte cap")
+            assert item == Skipped(plain.doc, over_cap(limit))
 
 
 def _starts(rows: Rows) -> list[int]:

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from distillguard.scan.formats import Document, Fields, Skipped, format_of
+from distillguard.scan.formats import Document, Fields, Limits, Skipped, format_of
 from distillguard.scan.formats import json as json_format
 from distillguard.scan.formats.json import Item
 from distillguard.scan.plan import plan
 from tests.scan.files import files_under, split_paths, write
+
+HINT = "; raise it with --max-document-bytes or [scan] max_document_bytes"
 
 
 @pytest.fixture(autouse=True)
@@ -174,8 +176,27 @@ def test_a_file_too_large_to_parse_whole_is_skipped(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(json_format, "MAX_BYTES", 10)
     write("a.json", '[{"text": "more than ten bytes"}]')
     assert items("a.json") == [
-        Skipped("a.json", "JSON file too large to parse whole (33 bytes); use JSONL")
+        Skipped("a.json", "JSON file too large to parse whole (33 bytes > 10); use JSONL")
     ]
+
+
+def test_records_and_files_over_the_document_cap_are_skipped() -> None:
+    capped = Fields(limits=Limits(document_bytes=20))
+    write("a.json", json.dumps([{"text": "short"}, {"text": "x" * 21}]))
+    assert items("a.json", capped)[1:] == [
+        Skipped("a.json:1", f"text too large (21 characters > the 20-byte cap){HINT}")
+    ]
+    write("b.json", json.dumps({"setting": "y" * 30}))
+    assert items("b.json", capped) == [
+        Skipped("b.json", f"file too large (45 bytes > the 20-byte cap){HINT}")
+    ]
+
+
+def test_a_compressed_json_inflating_past_the_ratio_is_a_bomb() -> None:
+    write("a.json.gz", gzip.compress(b"[" + b" " * (4 << 20) + b"]"))
+    size = os.path.getsize("a.json.gz")
+    [skipped] = items("a.json.gz", Fields(limits=Limits(document_bytes=1 << 20, ratio=10)))
+    assert skipped.reason.startswith(f"gzip stream inflates past {1 << 20:,} bytes from {size:,}")
 
 
 def test_a_vanished_file_is_skipped_with_the_os_reason() -> None:

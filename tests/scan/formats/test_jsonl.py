@@ -18,9 +18,9 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distillguard.scan.formats import Document, Fields, Skipped, Unit, format_of, jsonl
-from distillguard.scan.formats.jsonl import Line
-from distillguard.scan.outdir import prepare_out_dir
+from distillguard.scan.formats import Document, Fields, Limits, Skipped, Unit, format_of, jsonl
+from distillguard.scan.formats.jsonl import Cut, Line
+from distillguard.scan.outdir import MARKER, prepare_out_dir
 from distillguard.scan.plan import plan
 from tests.scan.files import write
 
@@ -73,7 +73,9 @@ def jsonl_bytes(*records: object) -> bytes:
 
 
 def files_under(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    """The files under ``root`` by relative POSIX path; a scan output's marker is left out."""
+    found = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+    return {rel: p.read_bytes() for rel, p in found.items() if rel != MARKER}
 
 
 def lines_of(path: Path) -> list[bytes]:
@@ -194,7 +196,7 @@ def test_every_bad_jsonl_line_is_skipped_with_its_reason(here: Path) -> None:
     assert [g.doc for g in got if isinstance(g, Document)] == ["s.jsonl:1", "s.jsonl:11"]
     reasons = {s.path: s.reason for s in got if isinstance(s, Skipped)}
     assert reasons["s.jsonl:2"].startswith("malformed JSON: unexpected end of data")
-    assert reasons["s.jsonl:3"] == "blank line (no JSON record)"
+    assert reasons["s.jsonl"] == "2 blank lines (no JSON record): lines 3, 12"
     assert reasons["s.jsonl:4"] == "record is a JSON array, not an object"
     assert reasons["s.jsonl:5"] == "no 'text' field and no known chat shape (keys: other)"
     assert reasons["s.jsonl:6"] == "'text' is null and no known chat shape (keys: text)"
@@ -202,10 +204,9 @@ def test_every_bad_jsonl_line_is_skipped_with_its_reason(here: Path) -> None:
     assert reasons["s.jsonl:8"] == "invalid UTF-8 at byte 10 of the line"
     assert reasons["s.jsonl:9"].startswith("malformed JSON: no low surrogate in string")
     assert reasons["s.jsonl:10"].startswith("malformed JSON: depth limit exceeded")
-    assert reasons["s.jsonl:12"] == "blank line (no JSON record)"
     assert reasons["s.jsonl:13"] == "record is a JSON string, not an object"
     assert reasons["s.jsonl:14"] == "a chat record without any text"
-    assert len(got) == len(lines)
+    assert len(got) == len(lines) - 1  # the two blank lines are one entry
 
 
 def test_a_record_without_its_id_is_skipped(here: Path) -> None:
@@ -319,9 +320,41 @@ def test_a_very_long_line_across_many_chunks(here: Path) -> None:
 
 def test_lines_splits_across_chunks_and_keeps_a_last_line_without_newline() -> None:
     chunks = [b'{"a"', b": 1}\n{", b"", b'"b": 2}\n\n', b"tail"]
-    assert list(jsonl.lines(chunks)) == [b'{"a": 1}', b'{"b": 2}', b"", b"tail"]
-    assert list(jsonl.lines([b"x\n"])) == [b"x"]
-    assert list(jsonl.lines([])) == []
+    assert list(jsonl.lines(chunks, 100)) == [b'{"a": 1}', b'{"b": 2}', b"", b"tail"]
+    assert list(jsonl.lines([b"x\n"], 100)) == [b"x"]
+    assert list(jsonl.lines([], 100)) == []
+
+
+def test_lines_over_the_cap_are_cut_not_gathered() -> None:
+    chunks = [b"ab\nabcdefg", b"hij", b"k\nxy\n", b"toolongline\nok", b"\n", b"12345678"]
+    got = list(jsonl.lines(chunks, 5))
+    assert got == [b"ab", Cut(11), b"xy", Cut(11), b"ok", Cut(8)]
+    assert list(jsonl.lines([b"12345\n123456"], 5)) == [b"12345", Cut(6)]
+
+
+def test_a_line_over_the_cap_is_skipped_and_the_next_read(here: Path) -> None:
+    write("s.jsonl", jsonl_bytes({"text": "a"}, {"text": "b" * 100}, {"text": "c"}))
+    got = items("s.jsonl", Fields(limits=Limits(document_bytes=50)))
+    assert [(d.doc, d.text) for d in got if isinstance(d, Document)] == [
+        ("s.jsonl:1", "a"),
+        ("s.jsonl:3", "c"),
+    ]
+    assert [s for s in got if isinstance(s, Skipped)] == [
+        Skipped(
+            "s.jsonl:2",
+            "line too large (112 bytes > the 50-byte cap); raise it with --max-document-bytes "
+            "or [scan] max_document_bytes",
+        )
+    ]
+
+
+def test_blank_lines_are_one_entry_and_end_the_run_of_a_whole_file(here: Path) -> None:
+    write("s.jsonl", b'{"text": "a"}\n\n \n{"text": "b"}\n\n')
+    got = items("s.jsonl")
+    assert [g.raw.last for g in got if isinstance(g, Document)] == [False, False]
+    assert got[-1] == Skipped("s.jsonl", "3 blank lines (no JSON record): lines 2, 3, 5")
+    write("t.jsonl", b'{"text": "a"}\n\n{"text": "b"}\n')
+    assert items("t.jsonl")[-1] == Skipped("t.jsonl:2", "blank line (no JSON record)")
 
 
 # --- writing --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from distillguard.scan.formats import columnar
-from distillguard.scan.formats.base import Document, Fields, Skipped, Unit
+from distillguard.scan.formats.base import Document, Fields, Limits, Skipped, Unit
 from distillguard.scan.formats.columnar import Chunk
 from distillguard.scan.formats.parquet import FORMAT
 from tests.scan.files import by_text, split_unit
@@ -118,6 +118,19 @@ def test_without_the_text_column_is_skipped_naming_the_columns() -> None:
             "no 'messages' column for the text field 'messages[].content' (columns: content, id)",
         )
     ]
+
+
+def test_texts_over_the_document_cap_are_skipped() -> None:
+    hint = "; raise it with --max-document-bytes or [scan] max_document_bytes"
+    capped = Fields(limits=Limits(document_bytes=10))
+    parquet("a.parquet", pa.table({"text": ["short", "é" * 11], "id": ["a", "b"]}))
+    too_long = Skipped("a.parquet:1", f"'text' too large (11 characters > the 10-byte cap){hint}")
+    assert items("a.parquet", capped)[1:] == [too_long]
+    with_ids = Fields(id="id", limits=capped.limits)
+    assert items("a.parquet", with_ids)[1:] == [too_long]
+    parquet("c.parquet", chat_table())
+    chats = items("c.parquet", capped)
+    assert all(isinstance(c, Skipped) and "text too large" in c.reason for c in chats)
 
 
 def test_a_non_string_text_column_is_skipped() -> None:

@@ -3,7 +3,9 @@
 A member is read like a plain file (strict UTF-8, byte-order mark kept, a NUL in its first
 8 KiB makes it binary) and named ``PATH:MEMBER``, the member's name as stored. Directory
 entries are not documents; links, devices, FIFOs, binary or nested archives, invalid UTF-8,
-members over ``MAX_MEMBER_BYTES`` and zip-bomb shapes are ``Skipped`` with the reason.
+members over ``Limits.document_bytes`` and zip-bomb shapes (a member inflating over
+``Limits.ratio`` times its stored size past ``BOMB_MIN_BYTES``, overlapping members) are
+``Skipped`` with the reason; a compressed tar stream stops at the ratio cap like a broken one.
 
 Reading streams: a tar (plain, ``.tgz``/``.tar.gz``, ``.tar.bz2``, ``.tar.xz``, ``.tar.zst``)
 goes through the scan codecs into ``tarfile``'s stream mode, holding one member at a time; a
@@ -25,6 +27,7 @@ from __future__ import annotations
 import copy
 import io
 import lzma
+import os
 import stat
 import tarfile
 import zipfile
@@ -44,6 +47,7 @@ from distillguard.scan.formats.base import (
     Document,
     Fields,
     Format,
+    Limits,
     Skipped,
     Unit,
     copy_file,
@@ -52,10 +56,8 @@ from distillguard.scan.formats.base import (
     side_of,
 )
 
-MAX_MEMBER_BYTES = 256 << 20
-# A zip member inflating over MAX_RATIO times its stored size, and past BOMB_MIN_BYTES, is a
+# A zip member inflating over Limits.ratio times its stored size, and past BOMB_MIN_BYTES, is a
 # bomb, not data (deflate itself tops out near 1032:1).
-MAX_RATIO = 1000
 BOMB_MIN_BYTES = 8 << 20
 ZIP_LEVEL = 1
 ZIP_ENCRYPTED = 0x1
@@ -79,8 +81,10 @@ Header = tarfile.TarInfo | zipfile.ZipInfo
 @dataclass(slots=True)
 class _Progress:
     """How the reading of one archive went, shared by its documents, so that its sink can tell
-    whether the input may be copied as it is. Final once the reader is exhausted."""
+    whether the input may be copied as it is (final once the reader is exhausted), and read
+    again the members it held back under the same ``limits``."""
 
+    limits: Limits
     documents: int = 0
     skipped: int = 0
     finished: bool = False
@@ -101,11 +105,11 @@ class Member:
 def read(unit: Unit, fields: Fields) -> Iterator[Item]:
     """The members of an archive as plain documents, in archive order (``fields`` does not
     apply: a member is a whole file)."""
-    return _items(unit)
+    return _items(unit, fields.limits)
 
 
-def _items(unit: Unit) -> Generator[Item, None, None]:
-    progress = _Progress()
+def _items(unit: Unit, limits: Limits) -> Generator[Item, None, None]:
+    progress = _Progress(limits)
     for item in _members(unit.path, progress):
         if isinstance(item, Skipped):
             progress.skipped += 1
@@ -156,8 +160,8 @@ def _looks_like(head: bytes) -> str:
     return "binary data of no known kind" if b"\0" in head else "text"
 
 
-def _too_large(size: int) -> str:
-    return f"member too large ({size} bytes > {MAX_MEMBER_BYTES})"
+def _too_large(size: int, limits: Limits) -> str:
+    return limits.too_large(size, "member")
 
 
 def _stopped(problem: str, last: str | None) -> str:
@@ -249,7 +253,7 @@ def _tar_stream(fh: BinaryIO, path: str, progress: _Progress) -> Iterator[Item]:
     if codec is not None and codecs.sniff(head) != STREAM_LABELS[codec]:
         yield Skipped(path, f"not a {STREAM_LABELS[codec]} ({_looks_like(head)})")
         return
-    source = _source(fh, codec)
+    source = _source(fh, codec, progress.limits)
     opened = _open_tar(source, codec, head)
     if isinstance(opened, str):
         yield Skipped(path, opened)
@@ -258,11 +262,14 @@ def _tar_stream(fh: BinaryIO, path: str, progress: _Progress) -> Iterator[Item]:
         yield from _tar_members(tf, source, path, progress)
 
 
-def _source(fh: BinaryIO, codec: str | None) -> BinaryIO | _Chunks:
-    """What ``tarfile`` reads: the file itself, or its bytes decompressed by the scan codecs."""
+def _source(fh: BinaryIO, codec: str | None, limits: Limits) -> BinaryIO | _Chunks:
+    """What ``tarfile`` reads: the file itself, or its bytes decompressed by the scan codecs
+    (up to the ratio cap)."""
     if codec is None:
         return fh
-    return _Chunks(codecs.decode(codec, codecs.raw_chunks(fh, codecs.COMPRESSED_READ_CHUNK)))
+    raw = codecs.raw_chunks(fh, codecs.COMPRESSED_READ_CHUNK)
+    size = os.fstat(fh.fileno()).st_size
+    return _Chunks(codecs.capped(codecs.decode(codec, raw), codec, size, limits))
 
 
 def _open_tar(source: BinaryIO | _Chunks, codec: str | None, head: bytes) -> _TarReader | str:
@@ -309,8 +316,8 @@ def _tar_member(
         return None
     if not info.isreg():
         return Skipped(name, _special(info))
-    if info.size > MAX_MEMBER_BYTES:
-        return Skipped(name, _too_large(info.size))
+    if info.size > progress.limits.document_bytes:
+        return Skipped(name, _too_large(info.size, progress.limits))
     fh = tf.extractfile(info)
     return Skipped(name, _special(info)) if fh is None else _document(name, fh, info, progress)
 
@@ -385,7 +392,7 @@ def _zip_members(zf: zipfile.ZipFile, path: str, progress: _Progress) -> Iterato
         if info.is_dir():
             continue
         name = f"{path}:{info.filename}"
-        problem = _zip_type_problem(info) or _zip_size_problem(info, reach)
+        problem = _zip_type_problem(info) or _zip_size_problem(info, reach, progress.limits)
         reach = max(reach, info.header_offset + ZIP_LOCAL_HEADER + info.compress_size)
         yield Skipped(name, problem) if problem else _zip_member(zf, info, name, progress)
 
@@ -399,11 +406,11 @@ def _zip_type_problem(info: zipfile.ZipInfo) -> str | None:
     return "encrypted member" if info.flag_bits & ZIP_ENCRYPTED else None
 
 
-def _zip_size_problem(info: zipfile.ZipInfo, reach: int) -> str | None:
+def _zip_size_problem(info: zipfile.ZipInfo, reach: int, limits: Limits) -> str | None:
     size, stored = info.file_size, info.compress_size
-    if size > MAX_MEMBER_BYTES:
-        return _too_large(size)
-    if size > BOMB_MIN_BYTES and size > MAX_RATIO * stored:
+    if size > limits.document_bytes:
+        return _too_large(size, limits)
+    if size > BOMB_MIN_BYTES and size > limits.ratio * stored:
         return f"compression ratio {size // max(stored, 1)}:1 (zip bomb?): not read"
     if info.header_offset < reach:
         return "overlaps the member before it (zip bomb?): not read"
@@ -533,7 +540,8 @@ class _ArchiveSink:
             self._write_held()
 
     def _write_held(self) -> None:
-        items = _items(self._unit)
+        progress = self._progress
+        items = _items(self._unit, progress.limits if progress else Limits())
         out = self._out(CLEAN)
         written = 0
         try:

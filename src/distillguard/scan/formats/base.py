@@ -8,6 +8,11 @@ package holding both halves, so adding a format is adding a file.
 
 A document's ``raw`` is whatever its format's sink needs to write it back unchanged (a file's
 bytes, a JSONL line, a row reference); only the format that made it reads it.
+
+``Limits`` bound what one input may cost: a document over ``document_bytes`` (a file, a line,
+a row, a member, a record's text) and a compressed stream inflating past ``ratio`` times its
+size are ``Skipped`` with that reason, never read into memory whole. Readers sniff, split and
+decompress in bounded pieces, so memory follows the cap, not the input.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
+
+from distillguard.config import DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_RATIO
 
 CLEAN = "clean"
 QUARANTINE = "quarantine"
@@ -71,8 +78,34 @@ class Unit:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What one input may cost a scan (``[scan]`` in the config, or the scan's flags).
+
+    ``document_bytes``: the most bytes one document may hold (after decompression). Matching
+    takes some 15 times a document's size in memory, so this bounds a worker's memory.
+    ``ratio``: a compressed input may inflate to ``ratio`` times its size, or to one document of
+    ``document_bytes``, whichever is more; past that it is a decompression bomb, not data.
+    """
+
+    document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    ratio: int = DEFAULT_MAX_RATIO
+
+    def inflated(self, compressed: int) -> int:
+        """The most bytes a compressed input of ``compressed`` bytes may decompress to."""
+        return max(self.document_bytes, self.ratio * compressed)
+
+    def too_large(self, size: int | None, what: str = "document", unit: str = "bytes") -> str:
+        """Why a ``what`` of ``size`` bytes (or characters; None: more than the cap, read no
+        further) is not read."""
+        cap = f"the {self.document_bytes:,}-byte cap"
+        told = f"over {cap}" if size is None else f"too large ({size:,} {unit} > {cap})"
+        return f"{what} {told}; raise it with --max-document-bytes or [scan] max_document_bytes"
+
+
+@dataclass(frozen=True, slots=True)
 class Fields:
-    """Which fields of a record hold its text and its name.
+    """How documents are read: which fields of a record hold its text and its name, and the
+    ``limits`` every reader keeps to.
 
     ``text`` None: the ``text`` field, or all the text of a known chat shape when there is none
     (see :mod:`distillguard.scan.formats.records`). ``id`` None: documents are named by place.
@@ -80,6 +113,7 @@ class Fields:
 
     text: str | None = None
     id: str | None = None
+    limits: Limits = Limits()
 
 
 class Sink(Protocol):

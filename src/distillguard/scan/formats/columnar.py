@@ -8,6 +8,7 @@ holds text, a nested ``--text-field`` path or, without one, a chat shape (``mess
 :mod:`~distillguard.scan.formats.records`, from the rows of just the columns it needs as dicts.
 A schema that cannot give text (no such column, a column of numbers) is one ``Skipped`` for
 the whole file, naming its columns. Rows are named ``WHERE:i`` (0-based) or by the id field.
+A row whose text is over ``Limits.document_bytes`` characters is skipped as too large.
 
 A document's ``raw`` is a ``RowRef``: ``(chunk, row)``, the batch it was read from (a ``Chunk``)
 and its row in it.
@@ -38,6 +39,7 @@ from distillguard.scan.formats.base import (
     QUARANTINE,
     Document,
     Fields,
+    Limits,
     Skipped,
     Unit,
     copy_file,
@@ -212,22 +214,27 @@ def batch_documents(
     if plan.column is None:
         return _records(chunk, plan, fields, where, start)
     if plan.id is None:
-        return _texts(chunk, plan.column, where, start)
-    return _texts_with_ids(chunk, plan.column, plan.id, where, start)
+        return _texts(chunk, plan.column, where, start, fields.limits)
+    return _texts_with_ids(chunk, plan.column, plan.id, where, start, fields.limits)
 
 
-def _texts(chunk: Chunk, column: str, where: str, start: int) -> Iterator[Document | Skipped]:
+def _texts(
+    chunk: Chunk, column: str, where: str, start: int, limits: Limits
+) -> Iterator[Document | Skipped]:
     texts = chunk.batch.column(column).to_numpy(zero_copy_only=False)
+    cap = limits.document_bytes
     for i, text in enumerate(texts):
         name = f"{where}:{start + i}"
         if text is None:
             yield Skipped(name, f"'{column}' is null")
+        elif len(text) > cap:
+            yield Skipped(name, limits.too_large(len(text), f"'{column}'", "characters"))
         else:
             yield Document(name, text, (chunk, i))
 
 
 def _texts_with_ids(
-    chunk: Chunk, column: str, id_column: str, where: str, start: int
+    chunk: Chunk, column: str, id_column: str, where: str, start: int, limits: Limits
 ) -> Iterator[Document | Skipped]:
     texts = chunk.batch.column(column).to_numpy(zero_copy_only=False)
     ids = chunk.batch.column(id_column).to_pylist()
@@ -235,6 +242,9 @@ def _texts_with_ids(
         if text is None or doc_id is None:
             null = column if text is None else id_column
             yield Skipped(f"{where}:{start + i}", f"'{null}' is null")
+        elif len(text) > limits.document_bytes:
+            reason = limits.too_large(len(text), f"'{column}'", "characters")
+            yield Skipped(f"{where}:{start + i}", reason)
         else:
             yield Document(str(doc_id), text, (chunk, i))
 

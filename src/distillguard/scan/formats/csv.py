@@ -12,11 +12,12 @@ file's lines one at a time by ``_Lines``, which keeps the lines of the row being
 ``raw`` is exactly the bytes of the lines the parser consumed for it (a quoted field may span
 lines), so rows are written back byte for byte. Bad input never raises: a row that cannot be a
 document (wrong number of fields, invalid UTF-8, a NUL byte, a quote left open at the end, a
-stray carriage return, over ``ROW_CAP``) is one ``Skipped`` and the rows after it read on; a file
+stray carriage return, over the cap) is one ``Skipped`` and the rows after it read on; a file
 without a usable header, or without the text column, is one ``Skipped``; a broken compressed
 stream leaves the rows before the break as documents and one ``Skipped`` saying where it stopped.
 
-``ROW_CAP`` bounds the bytes of one row, and so the memory a row can take. The rest of a row
+``Limits.document_bytes`` (the row cap) bounds the bytes of one row, and so the memory a row
+can take; a compressed file stops at the ratio cap like a broken stream. The rest of a row
 past the cap is fed to the parser as its *shape* only (quotes, delimiters, line ends; each run
 of other bytes as one ``x``), on which the parser's states are the same, so it ends the row
 where the full text would have and the rows after it parse as they are. ``csv``'s own field
@@ -46,6 +47,7 @@ from distillguard.scan.formats.base import (
     Document,
     Fields,
     Format,
+    Limits,
     Sink,
     Skipped,
     Unit,
@@ -59,10 +61,10 @@ from distillguard.scan.formats.records import CHAT_ANCHORS, DEFAULT_FIELD, recor
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-ROW_CAP = 64 << 20
 # The parser's field limit while it runs: above any field of a row under the cap, with room for
 # the shape of what follows it (which the parser still gathers), so it never cuts a row short.
-PARSER_FIELD_LIMIT = 2 * ROW_CAP
+FIELD_LIMIT_FACTOR = 2
+MIN_FIELD_LIMIT = 128 << 20
 READ_BUFFER = 1 << 20
 SHAPE_PIECE = 1 << 20
 FLUSH_BYTES = 1 << 20
@@ -103,7 +105,7 @@ def read(unit: Unit, fields: Fields) -> Iterator[Document | Skipped]:
 
 def _items(path: str, fields: Fields) -> Iterator[Document | Skipped | None]:
     """The rows, then None if the file ended intact (a broken stream: a last ``Skipped``)."""
-    parser = _Parser(path)
+    parser = _Parser(path, fields.limits)
     try:
         yield from _records(parser, path, fields)
         yield None
@@ -216,13 +218,18 @@ def _count_problem(values: list[str], expected: int) -> str | None:
 
 
 class _Parser:
-    """The rows of one file, each with its bytes, its first line and what is wrong with it."""
+    """The rows of one file, each with its bytes, its first line and what is wrong with it.
 
-    def __init__(self, path: str) -> None:
+    ``limits`` None: the default row cap and no ratio cap, to read again what was read."""
+
+    def __init__(self, path: str, limits: Limits | None) -> None:
         tab = strip_codec(path.lower()).endswith(".tsv")
         dialect = csv.excel_tab if tab else csv.excel
-        self._stream = io.BufferedReader(_ChunkStream(decompressed_chunks(path)), READ_BUFFER)
-        self._lines = _Lines(self._stream, dialect.delimiter.encode())
+        chunks = _ChunkStream(decompressed_chunks(path, limits))
+        self._stream = io.BufferedReader(chunks, READ_BUFFER)
+        limits = limits or Limits()
+        self._lines = _Lines(self._stream, dialect.delimiter.encode(), limits)
+        self._field_limit = max(FIELD_LIMIT_FACTOR * limits.document_bytes, MIN_FIELD_LIMIT)
         lines = itertools.chain(_without_bom(self._lines), self._lines)
         self._reader = csv.reader(lines, dialect)
         self.done = 0  # the last line of the last row read whole
@@ -230,7 +237,7 @@ class _Parser:
     def next_row(self) -> _Parsed | None:
         """The next row, or None at the end. Raises ``InputError`` when the stream breaks."""
         try:
-            values, error = _step(self._reader), None
+            values, error = _step(self._reader, self._field_limit), None
         except csv.Error as exc:
             values, error = [], _csv_reason(exc)
         data, size, flaw = self._lines.take()
@@ -250,9 +257,9 @@ def _without_bom(lines: Iterator[str]) -> Iterator[str]:
         return
 
 
-def _step(reader: Iterator[list[str]]) -> list[str] | None:
+def _step(reader: Iterator[list[str]], field_limit: int) -> list[str] | None:
     """The parser's next row (None at the end), its field limit raised only meanwhile."""
-    saved = csv.field_size_limit(PARSER_FIELD_LIMIT)
+    saved = csv.field_size_limit(field_limit)
     try:
         return next(reader, None)
     finally:
@@ -271,17 +278,19 @@ class _Lines:
 
     The parser asks for a line only when the row goes on, so the lines handed out since the
     last row are this row's. A line that is not UTF-8 is handed out with its bytes escaped (the
-    row is then a ``Skipped``). ``_room`` is what is left of ``ROW_CAP`` (plus one) for the row.
+    row is then a ``Skipped``). ``_room`` is what is left of the cap (plus one) for the row.
     """
 
-    def __init__(self, stream: BinaryIO, delimiter: bytes) -> None:
+    def __init__(self, stream: BinaryIO, delimiter: bytes, limits: Limits) -> None:
         self._readline = stream.readline
         self._delimiter = delimiter
         self._table = _shape_table(delimiter)
+        self._limits = limits
+        self._cap = limits.document_bytes
         self.lineno = 0  # lines read so far
         self.offset = 0  # bytes of the rows taken so far
         self._pieces: list[bytes] = []
-        self._room = ROW_CAP + 1
+        self._room = self._cap + 1
         self._flaw: str | None = None  # what is wrong with the row so far
 
     def __iter__(self) -> _Lines:
@@ -304,21 +313,21 @@ class _Lines:
 
     def take(self) -> tuple[bytes, int, str | None]:
         """The row's bytes, size and flaw; the next line begins the next row."""
-        data, size, flaw = b"".join(self._pieces), ROW_CAP + 1 - self._room, self._flaw
+        data, size, flaw = b"".join(self._pieces), self._cap + 1 - self._room, self._flaw
         if flaw is None and (nul := data.find(b"\0")) >= 0:
             flaw = f"NUL byte at byte {nul} of the row"
         self.offset += size
-        self._pieces, self._room, self._flaw = [], ROW_CAP + 1, None
+        self._pieces, self._room, self._flaw = [], self._cap + 1, None
         return data, size, flaw
 
     def _end(self) -> NoReturn:
-        if 0 < self._room <= ROW_CAP:  # the parser asks on inside a quoted field
+        if 0 < self._room <= self._cap:  # the parser asks on inside a quoted field
             self._flaw = "unterminated quoted field at the end of the file"
         raise StopIteration
 
     def _undecodable(self, line: bytes, exc: UnicodeDecodeError) -> str:
         if self._flaw is None:
-            at = ROW_CAP + 1 - self._room - len(line)  # where the line begins in the row
+            at = self._cap + 1 - self._room - len(line)  # where the line begins in the row
             self._flaw = f"invalid UTF-8 at byte {at + exc.start} of the row"
         return line.decode("utf-8", "surrogateescape")
 
@@ -327,7 +336,7 @@ class _Lines:
         its end piece by piece."""
         if first:
             self._pieces = []
-            self._flaw = f"row over the {ROW_CAP:,}-byte cap"
+            self._flaw = self._limits.too_large(None, "row")
         shapes = [_shape(piece, self._table, self._delimiter)]
         while piece and not piece.endswith(b"\n"):
             piece = self._readline(SHAPE_PIECE)
@@ -453,7 +462,7 @@ class _CsvSink:
 
 def _header_of(path: str) -> bytes:
     """The header row of a CSV file as its bytes, or ``b""`` when it has none that reads."""
-    parser = _Parser(path)
+    parser = _Parser(path, None)
     try:
         row = parser.next_row()
     except InputError:  # a stream broken before the header ends: it has none
@@ -465,7 +474,7 @@ def _header_of(path: str) -> bytes:
 
 def _decompressed_prefix(path: str, size: int) -> Iterator[bytes]:
     """The first ``size`` decompressed bytes of a file, read again."""
-    chunks = decompressed_chunks(path)
+    chunks = decompressed_chunks(path, None)  # read before, under the caps
     try:
         for chunk in chunks:  # never asks past the prefix: what follows may be broken
             yield chunk[:size]

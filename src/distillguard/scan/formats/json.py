@@ -10,8 +10,10 @@
 - Anything else (a config file, JSON with comments, a bare value): the file is a plain
   document, as :mod:`plain` reads it.
 
-A JSON document is parsed whole, so files over ``MAX_BYTES`` are skipped: JSONL is the format
-for large record sets.
+A JSON document is parsed whole, so files over ``MAX_BYTES`` (on disk or decompressed) are
+skipped: JSONL is the format for large record sets. Decompression stops at that size and at the
+ratio of ``Limits``; a record whose text is over ``Limits.document_bytes`` is skipped (see
+:mod:`records`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from distillguard.scan.formats.base import (
     Document,
     Fields,
     Format,
+    Limits,
     Skipped,
     Unit,
     copy_file,
@@ -37,7 +40,7 @@ from distillguard.scan.formats.base import (
     os_reason,
     side_of,
 )
-from distillguard.scan.formats.codecs import codec_of, compress, decompress
+from distillguard.scan.formats.codecs import bomb, codec_of, compress, decompress
 from distillguard.scan.formats.records import record_document
 
 MAX_BYTES = 1 << 30
@@ -54,12 +57,12 @@ class Item(NamedTuple):
 def read(unit: Unit, fields: Fields) -> Iterator[Document | Skipped]:
     path = unit.path
     if unit.size > MAX_BYTES:
-        yield Skipped(path, f"JSON file too large to parse whole ({unit.size} bytes); use JSONL")
+        yield Skipped(path, _too_large(unit.size))
         return
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
-        content = decompress(codec_of(path), data)
+            data = fh.read(MAX_BYTES + 1)
+        content = _content(path, data, fields.limits)
     except OSError as exc:
         yield Skipped(path, os_reason(exc))
         return
@@ -67,6 +70,29 @@ def read(unit: Unit, fields: Fields) -> Iterator[Document | Skipped]:
         yield Skipped(path, str(exc))
         return
     yield from _documents(unit, fields, data, content)
+
+
+def _content(path: str, data: bytes, limits: Limits) -> bytes:
+    """The file's bytes decompressed, within ``MAX_BYTES`` and the ratio cap (else
+    ``InputError``)."""
+    codec = codec_of(path)
+    if len(data) > MAX_BYTES:
+        raise InputError(_too_large(len(data)))
+    if codec is None:
+        return data
+    budget = limits.inflated(len(data))
+    content = decompress(codec, data, min(MAX_BYTES, budget))
+    if content is not None:
+        return content
+    if budget < MAX_BYTES:
+        raise InputError(bomb(codec, len(data), budget, limits))
+    raise InputError(_too_large(None, codec))
+
+
+def _too_large(size: int | None, codec: str | None = None) -> str:
+    told = f"{size:,} bytes > {MAX_BYTES:,}" if size is not None else f"over {MAX_BYTES:,} bytes"
+    inside = f" inside its {codec} compression" if codec else ""
+    return f"JSON file too large to parse whole ({told}{inside}); use JSONL"
 
 
 def _documents(
@@ -84,6 +110,9 @@ def _documents(
         if isinstance(found, Document):
             yield found
             return
+    if len(content) > fields.limits.document_bytes:
+        yield Skipped(unit.path, fields.limits.too_large(len(content), "file"))
+        return
     yield plain.file_document(unit.path, data, content)  # the bytes already read
 
 

@@ -3,8 +3,13 @@
 Reading: every line is a record (see :mod:`records` for where its text is), named ``PATH:n``
 (1-based line after decompression) or by its id field. orjson parses each line's bytes (it
 checks UTF-8 itself; about 3x the standard library); a line it refuses is explained by
-``unreadable``. When the stream breaks (a truncated or corrupt .gz/.zst/.bz2/.xz), the lines
-before the break are documents and a last ``Skipped`` for the file says where.
+``unreadable``. When the stream breaks (a truncated or corrupt .gz/.zst/.bz2/.xz) or inflates
+past the ratio cap (see ``Limits``), the lines before the break are documents and a last
+``Skipped`` for the file says where.
+
+Memory follows ``Limits.document_bytes``, not the input: a line longer than that is not
+gathered (only its length is counted while it is read past) and is one ``Skipped``. Blank lines
+are no records; they cost no memory and one ``Skipped`` for the file, however many there are.
 
 Writing: a line is written unchanged (never re-serialized), ending in ``\\n``, compressed like
 its input at the codec's fastest level (an input copied whole keeps its own bytes).
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -41,6 +47,7 @@ from distillguard.scan.formats.codecs import codec_of, compressor, decompressed_
 from distillguard.scan.formats.records import record_document
 
 FLUSH_BYTES = 1 << 20
+BLANKS_SHOWN = 5
 HOLD_BYTES = 16 << 20
 SPILL_CHUNK = 1 << 20
 
@@ -54,6 +61,12 @@ class Line(NamedTuple):
     last: bool
 
 
+class Cut(NamedTuple):
+    """A line over the cap: only its length was kept."""
+
+    size: int
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
@@ -61,48 +74,98 @@ def read(unit: Unit, fields: Fields) -> Iterator[Document | Skipped]:
     """The records of a JSONL file, each given when the next line (or the end) is known, so the
     last one says whether the file ended intact."""
     path = unit.path
-    pending: tuple[int, bytes] | None = None
+    pending: tuple[int, bytes | Cut] | None = None
+    blanks = _Blanks(path)
     number = 0
     try:
-        for line in lines(decompressed_chunks(path)):
+        for line in lines(decompressed_chunks(path, fields.limits), fields.limits.document_bytes):
             number += 1
             if pending is not None:
                 yield parse_line(path, *pending, fields, last=False)
-            pending = (number, line)
+                pending = None
+            if line.__class__ is bytes and (not line or line.isspace()):
+                blanks.add(number)
+            else:
+                pending = (number, line)
     except InputError as exc:
         if pending is not None:
             yield parse_line(path, *pending, fields, last=False)
+        yield from blanks.summary()
         where = f"; read stopped after line {number}" if number else ""
         yield Skipped(path, f"{exc}{where}")
         return
     if pending is not None:
         yield parse_line(path, *pending, fields, last=True)
+    yield from blanks.summary()
 
 
-def lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Lines without their newline. A last line without one still counts; a line cut off by
-    a broken stream does not (the exception leaves before it is yielded)."""
+class _Blanks:
+    """The blank lines of a file: counted, the first few by number, and told in one entry."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.count = 0
+        self.first: list[int] = []
+
+    def add(self, number: int) -> None:
+        self.count += 1
+        if self.count <= BLANKS_SHOWN:
+            self.first.append(number)
+
+    def summary(self) -> Iterator[Skipped]:
+        """One entry for them all (a lone one is named by its line, as any bad line is)."""
+        if self.count == 1:
+            yield Skipped(f"{self.path}:{self.first[0]}", "blank line (no JSON record)")
+        elif self.count:
+            shown = ", ".join(map(str, self.first)) + (", ..." if self.count > BLANKS_SHOWN else "")
+            yield Skipped(self.path, f"{self.count:,} blank lines (no JSON record): lines {shown}")
+
+
+def lines(chunks: Iterable[bytes], cap: int) -> Iterator[bytes | Cut]:
+    """Lines without their newline; a line over ``cap`` bytes as a ``Cut`` (it is not gathered:
+    memory stays within the cap and a chunk). A last line without a newline still counts; a line
+    cut off by a broken stream does not (the exception leaves before it is yielded)."""
     pending: list[bytes] = []
+    size = 0  # of the line begun in earlier chunks; over ``cap``: it is being read past
     for chunk in chunks:
         parts = chunk.split(b"\n")
-        if len(parts) == 1:
-            pending.append(chunk)
-            continue
-        if pending:
-            pending.append(parts[0])
-            parts[0] = b"".join(pending)
         tail = parts.pop()
-        yield from parts
-        pending = [tail] if tail else []
-    if pending:
+        if parts:
+            yield _joined(pending, size, parts[0], cap)
+            if len(chunk) <= cap:  # no line of it can be over the cap (the common case)
+                yield from islice(parts, 1, None)
+            else:
+                yield from (p if len(p) <= cap else Cut(len(p)) for p in islice(parts, 1, None))
+            pending, size = [], 0
+        size += len(tail)
+        if size > cap:
+            pending = []
+        elif tail:
+            pending.append(tail)
+    if size > cap:
+        yield Cut(size)
+    elif pending:
         yield b"".join(pending)
 
 
+def _joined(pending: list[bytes], size: int, end: bytes, cap: int) -> bytes | Cut:
+    """The line begun in earlier chunks (``size`` bytes, ``pending`` unless over the cap) that
+    ``end`` ends."""
+    if size + len(end) > cap:
+        return Cut(size + len(end))
+    if pending:
+        pending.append(end)
+        return b"".join(pending)
+    return end
+
+
 def parse_line(
-    path: str, number: int, line: bytes, fields: Fields, *, last: bool
+    path: str, number: int, line: bytes | Cut, fields: Fields, *, last: bool
 ) -> Document | Skipped:
     """One JSONL line as a document, or why it cannot be one."""
     where = f"{path}:{number}"
+    if isinstance(line, Cut):
+        return Skipped(where, fields.limits.too_large(line.size, "line"))
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:

@@ -17,6 +17,9 @@ here as dicts, so nested text reads the same everywhere.
 When the text is gathered from several strings, they are joined by ``FIELD_SEPARATOR`` and the
 document keeps where each begins, so every match names the string it lies in (``field``) with
 spans into that string. A top-level string field is the text as it is (no ``field``).
+
+A record whose text is longer than ``Limits.document_bytes`` characters is skipped as too large
+(matching costs memory in proportion to the text), whatever format it came from.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ def record_document(
             return Skipped(where, f"no '{fields.id}' field (or it is null)")
         name = found
     text, spots = join(parts)
+    if len(text) > fields.limits.document_bytes:
+        return Skipped(where, fields.limits.too_large(len(text), "text", "characters"))
     return Document(name, text, raw, spots, nbytes)
 
 
