@@ -1,7 +1,8 @@
 """The ``distillguard`` command line: thin over the library.
 
 Exit codes: 0 success; 1 the check failed (findings with ``--fail-on-findings``, a ledger that
-does not verify, a policy violation); 2 a usage, configuration or input error, or an unexpected error (said in one line).
+does not verify, a policy violation); 2 a usage, configuration or input error, or an unexpected
+error (said in one line).
 
 Each module of this package holds the commands of one area and lists them in ``COMMANDS``;
 ``main`` registers them all.
