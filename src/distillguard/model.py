@@ -6,7 +6,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-
 #: The largest token count recorded for one output: far more than any call holds, and small
 #: enough that the sums of millions of outputs still fit a signed 64-bit column.
 MAX_TOKENS = 10**12

@@ -26,16 +26,12 @@ def serve(obj: Context, host: str, port: int, log_level: str) -> None:
     """Run the gateway: /NAME/... for each upstream, /healthz, /metrics."""
     import uvicorn
 
-    from distillguard.capture.gateway import logs
+    from distillguard.capture.gateway import logs, serving
     from distillguard.capture.gateway.app import Gateway
 
-    logs.configure(log_level)
     app = Gateway(obj.settings)
-    config = uvicorn.Config(
-        app, host=host, port=port, lifespan="on", access_log=False, log_config=None,
-        http="httptools", loop="auto", timeout_keep_alive=75, backlog=4096,
-        server_header=False, date_header=False,  # the vendor's own headers pass through
-    )  # fmt: skip
+    logs.configure(log_level, redact=app.redact)
+    config = serving.config(app, obj.settings.gateway_limits, host, port)
     uvicorn.Server(config).run()
 
 

@@ -9,6 +9,7 @@ rebuilt on the way and spooled (fsync'd) before the chunk holding its last event
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -18,12 +19,15 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.gateway import pricing, services
+from distillguard.capture.gateway import admission, pricing, routes, services
+from distillguard.capture.gateway.access import Admitted
+from distillguard.capture.gateway.admission import Body
 from distillguard.capture.gateway.capture import Exchange, session_of, to_output, tool_of
-from distillguard.capture.gateway.decode import decoder_for
+from distillguard.capture.gateway.decode import accept_encoding, decoder_for
 from distillguard.capture.gateway.keys import hash_secret, secret_of
 from distillguard.capture.gateway.metrics import Metrics
 from distillguard.capture.gateway.parsers import Parser, parser_for
+from distillguard.capture.gateway.redact import Redactor
 from distillguard.capture.gateway.refusals import Refusal
 from distillguard.capture.gateway.upstream import AiohttpUpstream, Response, Upstream
 from distillguard.config import Settings
@@ -41,14 +45,17 @@ HOP_BY_HOP = frozenset(
     b"connection keep-alive proxy-authenticate proxy-authorization proxy-connection te trailer "
     b"transfer-encoding upgrade".split()
 )
-DROP_REQUEST = HOP_BY_HOP | {b"host", b"content-length", b"x-api-key", b"authorization"}
-MAX_JSON_BODY = 64 * 1024 * 1024
-#: Request bodies larger than this (an agent's long conversation) are parsed in a thread.
-OFF_LOOP_JSON = 256 * 1024
+#: ``expect``: the gateway has the whole body before it calls the vendor (it answered the
+#: client's ``100-continue`` itself).
+DROP_REQUEST = HOP_BY_HOP | {b"host", b"content-length", b"x-api-key", b"authorization", b"expect"}
+#: After the shutdown grace, how long answers that were cut may take to be spooled.
+CAPTURE_WAIT_S = 10.0
+#: Query bytes sent escaped (they cannot go raw in a request line).
+_QUERY_RAW = frozenset(range(0x21, 0x7F)) - {ord("#")}
 
 
 class Gateway:
-    """The ASGI app. ``clients`` replaces the HTTP client of each upstream (tests)."""
+    """The ASGI app. ``client_factory`` replaces the HTTP client of each upstream (tests)."""
 
     def __init__(
         self,
@@ -61,15 +68,20 @@ class Gateway:
     ) -> None:
         env = os.environ if env is None else env
         self.settings = settings
+        self.limits = settings.gateway_limits
         self.metrics = Metrics()
         self.prices = pricing.load(settings.prices_path)
         self.services: services.Services | None = None
+        self.redact = Redactor.of(settings, env)
         self._vendor_keys = {
             name: env.get(up.key_env) if up.key_env else None
             for name, up in settings.upstreams.items()
         }
         self._client_factory = client_factory or (lambda _up: AiohttpUpstream())
         self._timing = (refresh_s, drain_s)
+        self._relaying = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # --- ASGI -----------------------------------------------------------------------------
 
@@ -85,9 +97,10 @@ class Gateway:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
-                except Exception as exc:
+                except Exception as exc:  # any failure to start is reported, not raised
                     log.error("gateway start failed: %s", exc)
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    why = self.redact(str(exc))
+                    await send({"type": "lifespan.startup.failed", "message": why})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -106,8 +119,13 @@ class Gateway:
         log.info("gateway started", extra={"upstreams": sorted(self.settings.upstreams)})
 
     async def shutdown(self) -> None:
+        """Stop, once the answers cut at the end of the shutdown grace are spooled."""
         if self.services is None:
             return
+        try:
+            await asyncio.wait_for(self._idle.wait(), CAPTURE_WAIT_S)
+        except TimeoutError:
+            log.error("%d answer(s) still relaying at shutdown: not waiting", self._relaying)
         for client in self.services.clients.values():
             await client.close()
         await asyncio.to_thread(self.services.stop)
@@ -126,12 +144,21 @@ class Gateway:
             await self._proxy(scope, receive, send)
 
     def _health(self) -> dict[str, Any]:
-        stats = self.services.drain.stats if self.services else None
+        """``ok`` while the gateway can record (started, its spool writable); ``spooled``:
+        records not yet in the ledger; ``spool_error``/``ledger_error``: why the last spool
+        write or ledger pass failed (null once one succeeds); ``rejected``: records the
+        ledger refused, kept aside in the spool directory."""
+        if self.services is None:
+            return {"ok": False, "upstreams": sorted(self.settings.upstreams), "spooled": None,
+                    "spool_error": None, "ledger_error": None, "rejected": None}  # fmt: skip
+        spool, stats = self.services.spool, self.services.drain.stats
         return {
-            "ok": self.services is not None,
+            "ok": spool.error is None,
             "upstreams": sorted(self.settings.upstreams),
-            "spooled": self.services.spool.depth if self.services else None,
-            "ledger_error": stats.last_error if stats else None,
+            "spooled": spool.depth,
+            "spool_error": self.redact(spool.error) if spool.error else None,
+            "ledger_error": self.redact(stats.last_error) if stats.last_error else None,
+            "rejected": stats.rejected,
         }
 
     # --- proxying -------------------------------------------------------------------------
@@ -139,113 +166,204 @@ class Gateway:
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        name, _, rest = raw_path.removeprefix(b"/").partition(b"/")
-        upstream = self.settings.upstreams.get(name.decode("latin-1"))
+        path = routes.normalise(raw_path)
+        api = "anthropic" if b"/messages" in raw_path else "openai"
+        if isinstance(path, Refusal):
+            await self._refuse(send, api, dataclasses.replace(path, close=True), "-")
+            return
+        route = routes.split(path)
+        upstream = self.settings.upstreams.get(route.upstream)
         if upstream is None or self.services is None:
             known = ", ".join(f"/{n}/" for n in sorted(self.settings.upstreams))
-            refusal = Refusal("not_found", f"no upstream at /{name.decode('latin-1')}/ ({known})")
-            api = "anthropic" if b"/messages" in raw_path else "openai"
+            refusal = Refusal("not_found", f"no upstream at /{route.upstream}/ ({known})", True)
             await self._refuse(send, api, refusal, "-")
             return
-        status = await self._forward(scope, receive, send, upstream, "/" + rest.decode("latin-1"))
+        status = await self._forward(scope, receive, send, upstream, route.rest)
         self.metrics.requests.labels(upstream.name, str(status)).inc()
         self.metrics.latency.labels(upstream.name).observe(time.perf_counter() - started)
 
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, upstream: UpstreamConfig, path: str
     ) -> int:
+        """Admit the call (key and route from the headers, before any body is read; then the
+        body), send it to the vendor and relay the answer."""
         assert self.services is not None
         headers = dict(scope["headers"])
-        body = await _read_body(receive)
+        granted = await self._admit_headers(scope, headers, upstream, path)
+        if isinstance(granted, Refusal):
+            return await self._refuse(send, upstream.api, granted, upstream.name)
+        key, kind = granted
+        body = await self._read(receive, headers, kind)
+        if isinstance(body, Refusal):
+            return await self._refuse(send, upstream.api, body, upstream.name)
+        exchange = self._admit(key, headers, body, upstream, path)
+        if isinstance(exchange, Refusal):
+            return await self._refuse(send, upstream.api, exchange, upstream.name)
+        url = upstream.base_url + path + _query(scope.get("query_string", b""))
+        out = _request_headers(scope["headers"], upstream, self._vendor_keys[upstream.name])
+        client = self.services.clients[upstream.name]
+        try:  # however the call ends (cancelled too), its reservation ends with it
+            try:
+                response = await client.send(scope["method"], url, out, body.raw)
+            except UpstreamError as exc:
+                self.metrics.upstream_errors.labels(upstream.name).inc()
+                kind_ = "timeout" if exc.timeout else "upstream"
+                message = self.redact(f"upstream {upstream.name} ({upstream.base_url}): {exc}")
+                refusal = Refusal(kind_, message)
+                return await self._refuse(send, upstream.api, refusal, upstream.name)
+            try:
+                return await self._relay(receive, send, response, exchange, kind == "recorded")
+            finally:
+                await response.close()
+        finally:
+            self.services.access.spend.release(exchange.hold)  # its answer, if any, now counts
+
+    async def _admit_headers(
+        self, scope: Scope, headers: dict[bytes, bytes], upstream: UpstreamConfig, path: str
+    ) -> tuple[GatewayKey, routes.Kind] | Refusal:
+        """The caller's key and the route's kind, from the headers alone; else why not (the
+        refusal closes the connection: the body is never read)."""
+        key = await self._authenticate(headers)
+        kind = routes.kind(upstream.api, path, self.limits.pass_through)
+        if isinstance(key, Refusal):
+            refusal: Refusal | None = key
+        elif kind == "refused":
+            refusal = routes.refusal(upstream.api, scope["method"], path)
+        else:
+            refusal = admission.content_length(headers, self.limits.max_body_bytes)
+        if refusal is not None:
+            return dataclasses.replace(refusal, close=True)
+        assert isinstance(key, GatewayKey)
+        return key, kind
+
+    async def _authenticate(self, headers: dict[bytes, bytes]) -> GatewayKey | Refusal:
+        assert self.services is not None
         secret = secret_of(headers)
         keys = self.services.access.keys
         if secret and not keys.known(hash_secret(secret)):  # created since the last refresh?
             await asyncio.to_thread(keys.fetch, hash_secret(secret))
-        parsed = await _json_body(body)
-        granted = self._admit(secret, headers, parsed, upstream, path)
-        if isinstance(granted, Refusal):
-            return await self._refuse(send, upstream.api, granted, upstream.name)
-        url = upstream.base_url + path
-        if scope.get("query_string"):
-            url += "?" + scope["query_string"].decode("latin-1")
-        out = _request_headers(scope["headers"], upstream, self._vendor_keys[upstream.name])
-        client = self.services.clients[upstream.name]
-        try:
-            response = await client.send(scope["method"], url, out, body)
-        except UpstreamError as exc:
-            self.metrics.upstream_errors.labels(upstream.name).inc()
-            kind = "timeout" if exc.timeout else "upstream"
-            message = f"upstream {upstream.name} ({upstream.base_url}): {exc}"
-            return await self._refuse(send, upstream.api, Refusal(kind, message), upstream.name)
-        try:
-            await self._relay(send, response, granted, path)
-        finally:
-            await response.close()
-        return response.status
+        return self.services.access.authenticate(secret, datetime.now(UTC))
+
+    async def _read(
+        self, receive: Receive, headers: dict[bytes, bytes], kind: routes.Kind
+    ) -> Body | Refusal:
+        limits = self.limits
+        raw = await admission.read_body(receive, limits.max_body_bytes, limits.body_timeout_s)
+        if isinstance(raw, Refusal):
+            return raw
+        return await admission.judge(raw, headers, kind == "recorded")
 
     def _admit(
         self,
-        secret: str | None,
+        key: GatewayKey,
         headers: dict[bytes, bytes],
-        parsed: dict[str, Any] | None,
+        body: Body,
         upstream: UpstreamConfig,
         path: str,
-    ) -> Exchange | Refusal:
-        """The exchange when the caller may make this call, else why not."""
+    ) -> Admitted | Refusal:
+        """The exchange when the caller may make this call, holding what a model call may cost
+        of its budgets until it ends (released in :meth:`_forward`); else why not."""
         assert self.services is not None
-        access = self.services.access
-        key = access.authenticate(secret, datetime.now(UTC))
-        if isinstance(key, Refusal):
-            return key
-        model = parsed.get("model") if parsed else None
-        model = model if isinstance(model, str) else None
-        refusal = access.authorize(key, upstream.vendor, model)
-        if refusal is not None:
-            return refusal
         if upstream.key_env and not self._vendor_keys[upstream.name]:
             message = f"the gateway has no key for upstream {upstream.name}: set {upstream.key_env}"
             return Refusal("config", message)
-        return _exchange(headers, parsed, upstream, path, key, model)
+        cost = pricing.Estimate(0.0)
+        if body.parsed is not None and routes.kind(upstream.api, path) == "recorded":
+            size = len(body.raw)
+            cost = self.prices.estimate(upstream.vendor, body.model, path, body.parsed, size)
+        held = self.services.access.admit(key, upstream.vendor, body.model, cost)
+        if isinstance(held, Refusal):
+            return held
+        return Admitted.of(_exchange(headers, body.parsed, upstream, path, key, body.model), held)
 
-    async def _relay(self, send: Send, response: Response, exchange: Exchange, path: str) -> None:
+    async def _relay(
+        self, receive: Receive, send: Send, response: Response, exchange: Exchange, model: bool
+    ) -> int:
+        """Send the answer on as it comes, rebuilding a model call's; a model call's answer
+        the gateway cannot read is refused (it would go unrecorded)."""
+        reader = _reader(exchange, response)
+        if isinstance(reader, Refusal) or (model and reader is None and _ok(response)):
+            refusal = reader if isinstance(reader, Refusal) else _unreadable(response)
+            return await self._refuse(send, exchange.upstream.api, refusal, exchange.upstream.name)
         headers = [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        reader = _reader(exchange, response, path)
-        held: bytes | None = None
-        spooled = False
+        self._relaying += 1
+        self._idle.clear()
         try:
-            async for chunk in response.body():
-                if reader is None:
-                    await _chunk(send, chunk)
-                    continue
-                final = reader.feed(chunk)
-                if reader.streamed:
-                    if final and not spooled:
-                        spooled = await self._capture(exchange, reader.parser)
-                    await _chunk(send, chunk)
-                else:  # a JSON body: its last bytes wait until it is spooled
-                    if held is not None:
-                        await _chunk(send, held)
-                    held = chunk
+            await self._stream(receive, send, response, exchange, reader)
+        finally:
+            self._relaying -= 1
+            if not self._relaying:
+                self._idle.set()
+        return response.status
+
+    async def _stream(
+        self,
+        receive: Receive,
+        send: Send,
+        response: Response,
+        exchange: Exchange,
+        reader: _Reader | None,
+    ) -> None:
+        gone = asyncio.Event()
+        watcher = asyncio.ensure_future(_watch(receive, response, gone))
+        try:
+            held = await self._pump(send, response, exchange, reader)
         except UpstreamError as exc:
-            log.warning("upstream %s broke off: %s", exchange.upstream.name, exc)
-            if reader is not None and not spooled:
-                await self._capture(exchange, reader.parser)
+            await self._settle(exchange, reader)
+            if gone.is_set():
+                log.info("the client left: stopped reading %s", exchange.upstream.name)
+                return
+            log.warning("upstream %s broke off: %s", exchange.upstream.name, self.redact(str(exc)))
             raise
-        if reader is not None and not spooled:
-            await self._capture(exchange, reader.parser)
+        except asyncio.CancelledError:  # the shutdown grace is over: keep what came, then stop
+            await self._settle(exchange, reader)
+            raise
+        finally:
+            watcher.cancel()
+        await self._settle(exchange, reader)
         if held is not None:
             await _chunk(send, held)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _capture(self, exchange: Exchange, parser: Parser) -> bool:
+    async def _pump(
+        self, send: Send, response: Response, exchange: Exchange, reader: _Reader | None
+    ) -> bytes | None:
+        """Forward the body; a streamed answer is spooled before its final event goes out, a
+        JSON body's last chunk is held back (returned) until it is."""
+        held: bytes | None = None
+        async for chunk in response.body():
+            if reader is None:
+                await _chunk(send, chunk)
+                continue
+            final = reader.feed(chunk)
+            if reader.streamed:
+                if final:
+                    await self._settle(exchange, reader)
+                await _chunk(send, chunk)
+            else:
+                if held is not None:
+                    await _chunk(send, held)
+                held = chunk
+        return held
+
+    async def _settle(self, exchange: Exchange, reader: _Reader | None) -> None:
+        """Spool what the reader rebuilt, once; shielded, so that an answer cut at shutdown
+        is still kept (a second call waits for the first one's spooling)."""
+        if reader is None:
+            return
+        if reader.capture is None:
+            reader.capture = asyncio.ensure_future(self._capture(exchange, reader.parser))
+        await asyncio.shield(reader.capture)
+
+    async def _capture(self, exchange: Exchange, parser: Parser) -> None:
         """Spool the answer (fsync'd) before its last event goes out."""
         assert self.services is not None
         reply = parser.reply()
         new = to_output(exchange, reply, self.prices)
         if new is None:
-            return True
-        self.services.access.spend.add(new)
+            return
+        self.services.access.charge(exchange, new, reply.tokens, self.prices)
         await self.services.spool.append(new)
         name = exchange.upstream.name
         self.metrics.outputs.labels(name).inc()
@@ -256,13 +374,12 @@ class Gateway:
         if new.cost_usd:
             self.metrics.cost.labels(name).inc(new.cost_usd)
         if not log.isEnabledFor(logging.INFO):
-            return True
+            return
         log.info(
             "captured",
             extra={"output": new.idempotency_key(), "actor": new.actor, "model": new.model,
                    "tool": new.tool, "complete": reply.complete, "cost_usd": new.cost_usd},
         )  # fmt: skip
-        return True
 
     async def _refuse(self, send: Send, api: str, refusal: Refusal, upstream: str) -> int:
         self.metrics.refusals.labels(refusal.kind).inc()
@@ -280,6 +397,7 @@ class _Reader:
     def __init__(self, parser: Parser, decode: Callable[[bytes], bytes], streamed: bool) -> None:
         self.parser, self._decode, self.streamed = parser, decode, streamed
         self.broken = False
+        self.capture: asyncio.Future[None] | None = None
 
     def feed(self, chunk: bytes) -> bool:
         if self.broken:
@@ -292,19 +410,40 @@ class _Reader:
             return False
 
 
-def _reader(exchange: Exchange, response: Response, path: str) -> _Reader | None:
-    if not 200 <= response.status < 300:
+def _ok(response: Response) -> bool:
+    return 200 <= response.status < 300
+
+
+def _reader(exchange: Exchange, response: Response) -> _Reader | Refusal | None:
+    """The reader of a model call's successful answer; a refusal when its encoding cannot be
+    read; None for any other answer."""
+    if not _ok(response):
         return None
     headers = {k.lower(): v.decode("latin-1") for k, v in response.headers}
     content_type = headers.get(b"content-type", "").lower()
-    parser = parser_for(exchange.upstream.api, path.split("?")[0], content_type)
+    parser = parser_for(exchange.upstream.api, exchange.path, content_type)
     if parser is None:
         return None
     decode = decoder_for(headers.get(b"content-encoding", ""))
     if decode is None:
-        log.warning("cannot capture a %s response", headers.get(b"content-encoding"))
-        return None
+        return _unreadable(response)
     return _Reader(parser, decode, content_type.startswith("text/event-stream"))
+
+
+def _unreadable(response: Response) -> Refusal:
+    headers = {k.lower(): v.decode("latin-1") for k, v in response.headers}
+    what = ", ".join(f"{name} {headers.get(name.encode(), '-')!r}"
+                     for name in ("content-type", "content-encoding"))  # fmt: skip
+    return Refusal("upstream", f"the upstream answered a model call in a form the gateway "
+                   f"cannot record ({what}): not forwarded")  # fmt: skip
+
+
+async def _watch(receive: Receive, response: Response, gone: asyncio.Event) -> None:
+    """Stop reading the vendor's answer when the client leaves: nobody would get the rest."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        gone.set()
+        response.abort()
 
 
 def _exchange(
@@ -323,14 +462,14 @@ def _request_headers(
     raw: list[tuple[bytes, bytes]], upstream: UpstreamConfig, vendor_key: str | None
 ) -> list[tuple[bytes, bytes]]:
     """The client's headers, less hop-by-hop ones and its key, plus the vendor's key.
-    Brotli is left out of Accept-Encoding: the gateway could not read the answer."""
+    Accept-Encoding keeps only codings the gateway can decode (it must read what it records)."""
     out = []
     for name, value in raw:
         lower = name.lower()
         if lower in DROP_REQUEST:
             continue
         if lower == b"accept-encoding":
-            value = b", ".join(v.strip() for v in value.split(b",") if v.strip() != b"br")
+            value = accept_encoding(value)
         out.append((name, value))
     if vendor_key:
         if upstream.api == "anthropic":
@@ -340,27 +479,11 @@ def _request_headers(
     return out
 
 
-async def _json_body(body: bytes) -> dict[str, Any] | None:
-    """The request's JSON object (a large one is parsed off the event loop), or None."""
-    if not body or len(body) > MAX_JSON_BODY or body.lstrip()[:1] != b"{":
-        return None
-    try:
-        if len(body) > OFF_LOOP_JSON:
-            parsed = await asyncio.to_thread(orjson.loads, body)
-        else:
-            parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+def _query(raw: bytes) -> str:
+    """``?query`` as the client sent it (bytes a request line cannot carry raw are escaped)."""
+    if not raw:
+        return ""
+    return "?" + "".join(chr(b) if b in _QUERY_RAW else f"%{b:02X}" for b in raw)
 
 
 async def _chunk(send: Send, data: bytes) -> None:

@@ -1,4 +1,5 @@
-"""Undo a response's Content-Encoding for the parser (the client still gets the bytes as sent)."""
+"""Undo a response's Content-Encoding for the parser (the client still gets the bytes as sent),
+and ask the vendor only for encodings this module can undo."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 import zstandard
 
 Decoder = Callable[[bytes], bytes]
+#: The content codings :func:`decoder_for` reads (brotli is not one of them).
+READABLE = frozenset({"identity", "gzip", "x-gzip", "deflate", "zstd"})
 
 
 def _identity(chunk: bytes) -> bytes:
@@ -23,7 +26,7 @@ def _wrap(decompress: Callable[..., Any]) -> Decoder:
 
 
 def decoder_for(content_encoding: str) -> Decoder | None:
-    """A decoder for ``content_encoding``; None when it is not supported (brotli)."""
+    """A decoder for ``content_encoding``; None when it is not supported (brotli, stacked)."""
     encoding = content_encoding.strip().lower()
     if encoding in ("", "identity"):
         return _identity
@@ -34,3 +37,18 @@ def decoder_for(content_encoding: str) -> Decoder | None:
     if encoding == "zstd":
         return _wrap(zstandard.ZstdDecompressor().decompressobj().decompress)
     return None
+
+
+def accept_encoding(value: bytes) -> bytes:
+    """The client's ``Accept-Encoding`` less every coding the recorder cannot read.
+
+    Each element is ``coding[;q=...]`` (RFC 9110 12.5.3, codings compared case-insensitively);
+    elements naming another coding, and ``*`` (which lets the vendor pick any), are dropped
+    with their parameters. When nothing readable is left, ``identity`` (no coding) is asked for.
+    """
+    kept = []
+    for element in value.split(b","):
+        coding = element.split(b";", 1)[0].strip().lower().decode("latin-1")
+        if coding in READABLE:
+            kept.append(element.strip())
+    return b", ".join(kept) or b"identity"

@@ -2,7 +2,9 @@
 
 Anthropic: ``{"type": "error", "error": {"type": ..., "message": ...}}``; OpenAI:
 ``{"error": {"message", "type", "param", "code"}}``. A refusal a retry cannot fix (a bad key,
-a spent budget) carries ``x-should-retry: false``, which both official SDKs obey.
+a spent budget) carries ``x-should-retry: false``, which both official SDKs obey. A refusal
+sent before the request's body was read asks to close the connection (``close``), so the rest
+of that body is not read.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ KINDS = {
     "not_found": (404, "not_found_error", "invalid_request_error", "not_found", False),
     "budget": (429, "rate_limit_error", "insufficient_quota", "insufficient_quota", False),
     "bad_request": (400, "invalid_request_error", "invalid_request_error", None, False),
+    "too_large": (413, "request_too_large", "invalid_request_error", "request_too_large", False),
+    "slow_client": (408, "invalid_request_error", "invalid_request_error", "request_timeout", True),
     "upstream": (502, "api_error", "server_error", "upstream_unreachable", True),
     "timeout": (504, "api_error", "server_error", "upstream_timeout", True),
     "config": (500, "api_error", "server_error", "gateway_misconfigured", False),
@@ -32,6 +36,7 @@ class Refusal:
 
     kind: str
     message: str
+    close: bool = False
 
     @property
     def status(self) -> int:
@@ -52,4 +57,6 @@ class Refusal:
             (b"x-should-retry", b"true" if retry else b"false"),
             (b"x-distillguard-refusal", self.kind.encode()),
         ]
+        if self.close:
+            headers.append((b"connection", b"close"))
         return status, headers, data
