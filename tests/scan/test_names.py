@@ -21,7 +21,8 @@ def test_a_name_that_is_utf8_is_left_as_it_is() -> None:
 def test_bytes_that_are_not_utf8_are_shown_escaped_and_kept_exactly() -> None:
     assert raw_bytes(NAME) == b"data/caf\xe9.bin"
     assert shown(NAME) == "data/caf\\xe9.bin"
-    assert shown("lone \ud800 surrogate") == "lone \\xed\\xa0\\x80 surrogate"  # no byte behind it: its UTF-8
+    # a lone surrogate has no byte behind it: it is shown as its UTF-8
+    assert shown("lone \ud800 surrogate") == "lone \\xed\\xa0\\x80 surrogate"
 
 
 def test_every_string_of_a_report_is_made_portable_with_its_bytes_beside() -> None:
