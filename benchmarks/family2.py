@@ -148,6 +148,25 @@ def counts(manifest: dict) -> dict:
     }
 
 
+# The breakdowns printed, as (title, key in the figures, what is counted).
+BREAKDOWNS = (
+    ("recall by edit", "recall_by_edit", "found"),
+    ("recall by edit, parts >= 1/4 of their answer", "recall_by_edit_parts_ge_quarter", "found"),
+    ("recall by part", "recall_by_part", "found"),
+    ("recall by part and edit", "recall_by_part_edit", "found"),
+    ("recall by shape", "recall_by_shape", "found"),
+    ("recall by language", "recall_by_language", "found"),
+    ("recall by the part's share of its answer", "recall_by_share_of_answer", "found"),
+    (
+        "recall by part shared with other answers",
+        "recall_by_part_shared_with_other_answers",
+        "found",
+    ),
+    ("false positives by negative type", "fp_by_negative", "flagged"),
+    ("false positives by shape", "fp_by_shape", "flagged"),
+)
+
+
 def code_under_test() -> str:
     proc = subprocess.run(
         [sys.executable, "-c", "import distillguard; print(distillguard.__file__)"],
@@ -207,26 +226,9 @@ def print_side_by_side(systems: dict[str, dict], walls: dict[str, float]) -> Non
     shapes = list(next(iter(systems.values()))["precision_by_shape"])
     for shape in shapes:
         row(f"precision, {shape}", lambda _, f, s=shape: str(f["precision_by_shape"].get(s)))
-    for title, key, flag in (
-        ("recall by shape", "recall_by_shape", "found"),
-        ("recall by edit", "recall_by_edit", "found"),
-        (
-            "recall by edit, parts >= 1/4 of their answer",
-            "recall_by_edit_parts_ge_quarter",
-            "found",
-        ),
-        ("recall by part", "recall_by_part", "found"),
-        ("recall by part and edit", "recall_by_part_edit", "found"),
-        ("recall by the part's share of its answer", "recall_by_share_of_answer", "found"),
-        (
-            "recall by part shared with other answers",
-            "recall_by_part_shared_with_other_answers",
-            "found",
-        ),
-        ("false positives by negative type", "fp_by_negative", "flagged"),
-        ("false positives by shape", "fp_by_shape", "flagged"),
-    ):
-        print(side_by_side(title, key, flag, systems))
+    for title, key, flag in BREAKDOWNS:
+        if key != "recall_by_language":
+            print(side_by_side(title, key, flag, systems))
 
 
 def run_peers(args: argparse.Namespace, manifest: dict, corpus: Path) -> dict:
@@ -327,26 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         f"(found {f['found']}/{f['positives']}, false positives {f['false_positives']}/"
         f"{f['negatives']}, misattributed {f['misattributed']})"
     )
-    for title, key, flag in (
-        ("recall by edit", "recall_by_edit", "found"),
-        (
-            "recall by edit, parts >= 1/4 of their answer",
-            "recall_by_edit_parts_ge_quarter",
-            "found",
-        ),
-        ("recall by part", "recall_by_part", "found"),
-        ("recall by shape", "recall_by_shape", "found"),
-        ("recall by language", "recall_by_language", "found"),
-        ("recall by the part's share of its answer", "recall_by_share_of_answer", "found"),
-        (
-            "recall by part shared with other answers",
-            "recall_by_part_shared_with_other_answers",
-            "found",
-        ),
-        ("false positives by negative type", "fp_by_negative", "flagged"),
-        ("false positives by shape", "fp_by_shape", "flagged"),
-    ):
-        print(table(title, f[key], flag))
+    for title, key, flag in BREAKDOWNS:
+        if key != "recall_by_part_edit":
+            print(table(title, f[key], flag))
     for shape, s in scans.items():
         if s["documents_read"] != s["documents_expected"] or s["skipped"]:
             print(f"warning: {shape}: read {s['documents_read']} of {s['documents_expected']}")

@@ -221,6 +221,18 @@ def test_a_removed_key_is_detected(with_keys: Ledger, ledger_url: str) -> None:
     )
 
 
+def test_a_key_with_an_undecodable_value_is_reported_and_not_served(
+    with_keys: Ledger, ledger_url: str
+) -> None:
+    """The gateway reloads keys every few seconds: one garbage row must not stop it reading
+    the others (on SQLite the date parser raised from ``list_keys``)."""
+    garbage = "infinity" if ledger_url.startswith("postgresql") else "yesterday"
+    raw_sql(ledger_url, f"UPDATE gateway_keys SET created_at = '{garbage}' WHERE id = 'key_2'")
+    assert [k.id for k in with_keys.list_keys()] == ["key_0", "key_1"]
+    (problem,) = with_keys.verify().problems
+    assert "key_2" in problem
+
+
 # --- the journal's own chain ------------------------------------------------------------------
 
 

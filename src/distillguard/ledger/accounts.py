@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select, update
+from sqlalchemy import Connection, RowMapping, Select, case, func, or_, select, update
 
-from distillguard.ledger import journal
+from distillguard.ledger import journal, reading
+from distillguard.ledger.chain import Unreadable
 from distillguard.ledger.schema import gateway_keys, outputs
 from distillguard.model import GatewayKey, UsageRow
 
@@ -47,8 +48,17 @@ def keys(conn: Connection, key_hash: str | None = None) -> list[GatewayKey]:
     query = select(gateway_keys).order_by(gateway_keys.c.created_at, gateway_keys.c.id)
     if key_hash is not None:
         query = query.where(gateway_keys.c.key_hash == key_hash)
-    found = conn.execute(query).mappings().all()
+    try:
+        found = list(conn.execute(query).mappings().all())
+    except reading.UNDECODABLE:  # a row holds a value its type cannot decode: that row is
+        found = _readable_rows(conn, query)  # not served (``ledger verify`` names it)
     return [_to_key(row) for row in journal.matching(conn, gateway_keys.name, found)]
+
+
+def _readable_rows(conn: Connection, query: Select[Any]) -> list[RowMapping]:
+    ids = conn.scalars(query.with_only_columns(gateway_keys.c.id)).all()
+    rows = [reading.row(conn, gateway_keys, gateway_keys.c.id, key_id) for key_id in ids]
+    return [row for row in rows if not isinstance(row, Unreadable)]
 
 
 def _to_key(row: Mapping[Any, Any]) -> GatewayKey:

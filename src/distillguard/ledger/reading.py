@@ -47,14 +47,15 @@ def _page(conn: Connection, table: Table, key: Column[Any], last: Any, size: int
         return list(conn.execute(query).mappings())
     except UNDECODABLE:  # a value in this page cannot be decoded: find which, row by row
         keys = conn.scalars(_after(select(key), key, last).order_by(key).limit(size)).all()
-        return [_row(conn, table, key, value) for value in keys]
+        return [row(conn, table, key, value) for value in keys]
 
 
 def _after(query: Select[Any], key: Column[Any], last: Any) -> Select[Any]:
     return query if last is None else query.where(key > last)
 
 
-def _row(conn: Connection, table: Table, key: Column[Any], value: Any) -> Row:
+def row(conn: Connection, table: Table, key: Column[Any], value: Any) -> Row:
+    """The row of ``table`` whose ``key`` is ``value``, or :class:`Unreadable`."""
     try:
         return conn.execute(select(table).where(key == value)).mappings().one()
     except UNDECODABLE as exc:

@@ -146,11 +146,13 @@ budget_usd = 0.0000001
 def make_gateway(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     made: list[Served] = []
 
-    def make(upstream_url: str, db_url: str | None = None, start: bool = True) -> Served:
+    def make(
+        upstream_url: str, db_url: str | None = None, start: bool = True, extra: str = ""
+    ) -> Served:
         home = tmp_path / f"home{len(made)}"
         home.mkdir()
         config = home / "distillguard.toml"
-        write_config(config, upstream_url)
+        write_config(config, upstream_url, extra)
         db = db_url or f"sqlite:///{home / 'ledger.db'}"
         env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
         env |= {"DISTILLGUARD_HOME": str(home), "DISTILLGUARD_DB": db}
@@ -172,3 +174,19 @@ def make_gateway(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 def gateway(make_gateway: Callable[..., Served], vendor_upstream: VendorUpstream) -> Served:  # noqa: F811
     served: Served = make_gateway(vendor_upstream.base_url)
     return served
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs for the spool (needs root: skipped otherwise)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode(errors='replace')}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

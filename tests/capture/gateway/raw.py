@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
-import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.capture.gateway.conftest import Served, free_port, write_config
+from tests.capture.gateway.conftest import Served
 
 
 @dataclass
@@ -64,27 +64,25 @@ def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float
 
 
 @pytest.fixture
-def configured(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+def configured(make_gateway: Callable[..., Served]) -> Callable[..., Served]:
     """``configured(upstream_url, extra_toml, db_url=None, start=True)``: a gateway as
     ``make_gateway`` makes it, with ``extra_toml`` appended to its config."""
-    made: list[Served] = []
 
-    def make(upstream_url: str, extra: str = "", db_url: str | None = None,
-             start: bool = True) -> Served:  # fmt: skip
-        home = tmp_path / f"home{len(made)}"
-        home.mkdir()
-        config = home / "distillguard.toml"
-        write_config(config, upstream_url, extra)
-        db = db_url or f"sqlite:///{home / 'ledger.db'}"
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        env |= {"DISTILLGUARD_HOME": str(home), "DISTILLGUARD_DB": db}
-        served = Served(f"http://127.0.0.1:{free_port()}", home, db, env, config)
-        served.keys["ada"] = served.new_key("ada", "ml")
-        made.append(served)
-        if start:
-            served.start()
-        return served
+    def make(
+        upstream_url: str, extra: str = "", db_url: str | None = None, start: bool = True
+    ) -> Served:
+        return make_gateway(upstream_url, db_url=db_url, start=start, extra=extra)
 
-    yield make
-    for served in made:
-        served.stop()
+    return make
+
+
+def fill(disk: Path) -> Path:
+    """Fill ``disk`` with one file; its path (delete it to free the space)."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler

@@ -6,15 +6,13 @@ the scripted vendor, or a raw server sending bodies no real vendor would.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import signal
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from distillguard.capture.gateway.spool import decode
 from distillguard.ledger import Ledger
 from distillguard.model import MAX_TOKENS
 from tests.capture.gateway.conftest import Served
+from tests.capture.gateway.raw import fill
 from tests.fakes import script
 from tests.fakes.script import Usage
 from tests.fakes.vendors import VendorUpstream
@@ -187,33 +186,6 @@ def test_a_model_that_is_not_a_string_does_not_cut_the_answer(
 # --- a full disk under the spool ------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs (needs root: skipped otherwise)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode(errors='replace')}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 4096)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    return filler
-
-
 def _fails_quickly(ask: Callable[[], httpx.Response]) -> None:
     """The call fails (the answer cut, or an error) rather than hang."""
     try:
@@ -237,7 +209,7 @@ def test_a_full_disk_fails_calls_then_capture_recovers_and_sigterm_stops(
     long = "Long answer. " * 400  # 5 KB: it needs pages the full disk does not have
     vendor_upstream.enqueue(script.text("Before the disk filled."))
     assert _complete(_ask_anthropic(served, stream=True), stream=True)
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     for _ in range(3):  # the drain rotates the spool in between
         vendor_upstream.enqueue(script.text(long))
         _fails_quickly(lambda: _ask_anthropic(served, stream=True, timeout=10))

@@ -4,8 +4,6 @@ a checksum-valid line that is not a record. Capture never stops, and nothing is 
 from __future__ import annotations
 
 import errno
-import os
-import subprocess
 import threading
 import time
 import zlib
@@ -21,6 +19,7 @@ from distillguard.capture.gateway.services import LedgerHandle
 from distillguard.capture.gateway.spool import BAD_SUFFIX, Spool, decode, read_segment
 from distillguard.errors import InputError
 from distillguard.ledger import Ledger
+from tests.capture.gateway.raw import fill
 from tests.capture.gateway.test_spool import _drain, _output
 
 
@@ -163,34 +162,6 @@ def test_a_failed_write_fails_its_callers_and_the_next_write_works(
         spool.close()
     assert [o.message_id for s in segments for o in s.records] == ["msg_000000", "msg_000003"]
     assert sum(s.bad for s in segments) == 0  # the failed bytes were cut back
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KiB tmpfs (needs root: skipped otherwise)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode(errors='replace')}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Fill ``disk`` with one file; its path (delete it to free the space)."""
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 4096)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    return filler
 
 
 def test_a_full_disk_for_real_then_space_back(
