@@ -5,6 +5,12 @@ A document contains an output when the share of the output's fingerprints found 
 so trivial snippets never count) *and* dense (most of the document's fingerprints where the
 matches lie are the output's: see :mod:`distillguard.scan.evidence`); or when the document
 holds a long stretch of a large output.
+
+The same rules hold for each *part* of an output of several (a function, a code block, a
+paragraph: :mod:`distillguard.fingerprint.parts`), against the part alone, counting only the
+fingerprints specific to its output: a document holding one function of a long answer holds
+outside output, whatever share of the answer that function is. The index posts each
+fingerprint to its part; hits are tallied per output and per part.
 """
 
 from __future__ import annotations
