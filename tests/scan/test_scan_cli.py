@@ -388,3 +388,26 @@ def test_scan_limits_come_from_the_config_and_the_flags(run, tmp_path: Path) -> 
     assert rep["documents"] == 1
     bad = run("scan", "data", "--out", "out", "--max-document-bytes", "lots")
     assert bad.exit_code == 2 and "is not a size" in " ".join(bad.output.split())
+
+
+def test_one_function_of_a_long_answer_is_reported_with_its_part(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.scan.test_detection import FIVE_BLOCKS, five_block_answer
+
+    monkeypatch.setenv("COLUMNS", "240")  # the summary table on one line per finding
+    answer = five_block_answer()
+    output_id = record(run, answer, vendor="openai")
+    data = tmp_path / "data"
+    data.mkdir()
+    go = FIVE_BLOCKS[1][1]
+    (data / "merge.go").write_text('package intervals\n\nimport "sort"\n\n' + go)
+    result = run("scan", str(data), "--out", "out", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    (finding,) = report(tmp_path)["findings"]
+    (match,) = finding["matches"]
+    assert match["output_id"] == output_id and match["containment"] < 0.25
+    (part,) = match["parts"]
+    assert part["kind"] == "code" and part["containment"] >= 0.5
+    assert answer.splitlines()[part["lines"][0] - 1].startswith("func MergeIntervals")
+    assert f"part {part['part']} lines {part['lines'][0]}-{part['lines'][1]}" in result.output

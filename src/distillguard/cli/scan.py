@@ -15,6 +15,7 @@ from distillguard.cli._app import Context, err_console, progress
 from distillguard.cli.core import update_index
 from distillguard.config import ScanLimits, parse_size
 from distillguard.index.store import Manifest
+from distillguard.model import Match
 from distillguard.policy.dataset import Admission
 from distillguard.scan.engine import ScanJob, Tally, default_workers, run
 from distillguard.scan.formats import Fields, Limits
@@ -191,12 +192,21 @@ def _findings_table(console: Console, tally: Tally) -> None:
     for finding in tally.findings[:10]:
         best = finding.matches[0]
         where = shown(finding.doc) + (f" [{best.field}]" if best.field else "")
-        table.add_row(
-            escape(where), best.output_id, f"{best.vendor}/{best.model}", f"{best.containment:.2f}"
-        )
+        table.add_row(escape(where), best.output_id, f"{best.vendor}/{best.model}", _share(best))
     console.print(table)
     if len(tally.findings) > 10:
         console.print(f"... and {len(tally.findings) - 10} more")
+
+
+def _share(match: Match) -> str:
+    """Containment over the whole output, and the best part found on its own (if any): a
+    function out of a long answer shows as ``0.12, part 3 lines 14-31: 1.00``."""
+    text = f"{match.containment:.2f}"
+    if match.parts:
+        part = max(match.parts, key=lambda p: p.containment)
+        first, last = part.lines
+        text += f", part {part.index} lines {first}-{last}: {part.containment:.2f}"
+    return text
 
 
 COMMANDS = (scan,)
