@@ -25,9 +25,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
 
-test: lint typecheck unit
+test: lint typecheck
+	$(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/quality.py

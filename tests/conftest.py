@@ -4,6 +4,10 @@ PostgreSQL tests use the server at ``DISTILLGUARD_TEST_PG`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``, trust auth): each test gets a new
 ``dg_test_<random>`` database, dropped afterwards. An unreachable server skips them, unless
 ``DISTILLGUARD_REQUIRE_POSTGRES`` is set: then they fail.
+
+Tests that start real servers and clients (the gateway, the agent CLIs, fault runs, git
+rewrites, memory-bounded scans) are marked ``slow``: ``make unit`` leaves them out for a fast
+loop; ``make test`` (CI) runs everything.
 """
 
 from __future__ import annotations
@@ -19,6 +23,31 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Modules whose tests run real servers and clients (seconds each): marked ``slow``.
+SLOW_MODULES = frozenset(
+    {
+        "tests/capture/gateway/test_admission.py",
+        "tests/capture/gateway/test_budgets.py",
+        "tests/capture/gateway/test_capture_never_stops.py",
+        "tests/capture/gateway/test_clis.py",
+        "tests/capture/gateway/test_clis_faults.py",
+        "tests/capture/gateway/test_e2e.py",
+        "tests/capture/gateway/test_faults.py",
+        "tests/capture/gateway/test_limits.py",
+        "tests/capture/git/test_rewrite.py",
+        "tests/capture/hooks/test_hooks_real.py",
+        "tests/capture/transcripts/test_import_real.py",
+        "tests/clis/test_direct.py",
+        "tests/scan/test_bounded.py",
+        "tests/test_agents_e2e.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
