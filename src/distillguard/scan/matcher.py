@@ -77,9 +77,11 @@ class _Hits:
 @dataclass(frozen=True)
 class _Kept:
     """The groups that are evidence enough, of the whole outputs and of their parts, as one
-    set of groups: parts' groups come after the outputs' (``output`` maps each to its output)."""
+    set of groups: parts' groups come after the outputs' (``doc`` and ``output``: each kept
+    group's document and output)."""
 
     groups: np.ndarray
+    doc: np.ndarray
     output: np.ndarray
     first: np.ndarray
     stop: np.ndarray
@@ -130,8 +132,7 @@ class Matcher:
         if not kept.groups.shape[0]:
             return results
         # A candidate is one (document, output): its kept groups are adjacent.
-        doc_of = np.concatenate([whole.doc, parts.doc if parts else np.empty(0, np.int64)])
-        k_doc, k_out = doc_of[kept.groups], kept.output
+        k_doc, k_out = kept.doc, kept.output
         new = kernels.changes(k_doc) | kernels.changes(k_out)
         firsts = np.flatnonzero(new)
         bounds = np.append(firsts, kept.groups.shape[0])
@@ -195,7 +196,7 @@ class Matcher:
             query = np.concatenate([query, parts.query])
         doc = np.concatenate([whole.doc, parts.doc if parts else np.empty(0, np.int64)])
         order = np.lexsort((groups, output, doc[groups]))
-        return _Kept(groups[order], output[order], first, stop, query)
+        return _Kept(groups[order], doc[groups][order], output[order], first, stop, query)
 
     def _decide(
         self,
