@@ -27,13 +27,28 @@ VENDOR_CLASSES = (EXTERNAL, INTERNAL)
 CONFIG_NAME = "distillguard.toml"
 
 
+#: The wire formats an upstream may speak.
+APIS = ("anthropic", "openai", "gemini", "bedrock", "vertex")
+
+
 @dataclass(frozen=True)
 class Upstream:
+    """``[upstreams.NAME]``. ``pass_through``: path globs beyond model calls and metadata
+    endpoints that this upstream forwards unrecorded. ``bedrock`` and ``vertex`` sign their
+    requests themselves: ``region`` (both), ``project`` and ``credentials_file`` (a Google
+    service-account JSON; default ``GOOGLE_APPLICATION_CREDENTIALS``) for Vertex,
+    ``aws_profile`` for Bedrock (default: the AWS SDK's credential chain)."""
+
     name: str
     api: str
     base_url: str
     key_env: str | None
     vendor: str
+    pass_through: tuple[str, ...] = ()
+    region: str | None = None
+    project: str | None = None
+    credentials_file: str | None = None
+    aws_profile: str | None = None
 
 
 #: The upstreams served when the config file has no ``[upstreams]`` table.

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypedDict
+
+log = logging.getLogger("distillguard.capture")
 
 #: The largest token count recorded for one output: far more than any call holds, and small
 #: enough that the sums of millions of outputs still fit a signed 64-bit column.
@@ -18,6 +22,61 @@ def token_count(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return min(value, MAX_TOKENS)
+
+
+class UsageColumns(TypedDict):
+    """An output's token columns, as :meth:`Usage.columns` fills them."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
+
+
+#: The token counts of :class:`Usage`, in the order of the ledger's usage columns.
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning")
+
+
+@dataclass
+class Usage:
+    """Token usage of one answer: the one shape every capture path (gateway, transcripts,
+    hooks, pricing, budgets) passes around. ``input`` is the input at the full price
+    (Anthropic's ``input_tokens``; OpenAI's prompt tokens less the cached ones), so input +
+    cache_read + cache_write is the whole prompt. Every count is checked where it is set
+    (:func:`token_count`). ``estimated``: the counts were not reported by the vendor but
+    estimated from the recorded text (never shown as exact)."""
+
+    input: int | None = None
+    output: int | None = None
+    cache_read: int | None = None
+    cache_write: int | None = None
+    cache_write_1h: int | None = None
+    reasoning: int | None = None
+    estimated: bool = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in TOKEN_KINDS:
+            count = token_count(value)
+            if value is not None and count != value:
+                log.warning("usage %s: %r is not a token count, recorded as %s", name, value, count)
+            value = count
+        super().__setattr__(name, value)
+
+    @property
+    def reported(self) -> bool:
+        """Whether any count is known."""
+        return any(getattr(self, kind) is not None for kind in TOKEN_KINDS)
+
+    def columns(self) -> UsageColumns:
+        """The output's usage columns (``input_tokens``, ...) from these counts."""
+        return {
+            "input_tokens": self.input,
+            "output_tokens": self.output,
+            "cache_read_tokens": self.cache_read,
+            "cache_write_tokens": self.cache_write,
+            "reasoning_tokens": self.reasoning,
+        }
 
 
 def content_hash(text: str) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import click
 
-from distillguard.capture.gateway import pricing
 from distillguard.capture.git.repo import Git
 from distillguard.capture.hooks import install as hooks
 from distillguard.capture.hooks.run import main as run_hook
@@ -24,6 +23,7 @@ from distillguard.capture.transcripts.importer import (
     transcript_files,
 )
 from distillguard.capture.transcripts.records import Context as ImportContext
+from distillguard.capture.wire import prices as pricing
 from distillguard.cli._app import Context, err_console, progress
 from distillguard.cli.git import install
 from distillguard.errors import GitError

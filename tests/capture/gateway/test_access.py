@@ -11,9 +11,9 @@ import pytest
 
 from distillguard.capture.gateway.access import Access, KeyCache, Spend, period_start
 from distillguard.capture.gateway.keys import hash_secret, new_key, secret_of
-from distillguard.capture.gateway.pricing import Estimate
 from distillguard.capture.gateway.refusals import Refusal
 from distillguard.capture.gateway.spend import NO_HOLD, Hold
+from distillguard.capture.wire.prices import Estimate
 from distillguard.config import Team, load_settings
 from distillguard.errors import ConfigError, LedgerError
 from distillguard.model import GatewayKey, NewOutput

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from distillguard.capture.gateway import pricing
-from distillguard.capture.gateway.parsers import Tokens
+from distillguard.capture.wire import prices as pricing
 from distillguard.ledger import Ledger
+from distillguard.model import Usage as Tokens
 from tests.capture.gateway.conftest import VENDOR_KEYS, Served
 from tests.fakes import script
 from tests.fakes.script import Reply, Text, Thinking, ToolCall, Usage

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from distillguard.capture.gateway import pricing, spend
-from distillguard.capture.gateway.parsers import Tokens
+from distillguard.capture.gateway import spend
 from distillguard.capture.gateway.spend import NO_HOLD, Hold, Over, Spend
+from distillguard.capture.wire import prices as pricing
 from distillguard.config import Team
-from distillguard.model import NewOutput
+from distillguard.model import NewOutput, Usage
 
 TEAM = Team("ml", budget_usd=1.0, key_budget_usd=0.6)
 TEAMS = {"ml": TEAM, "free": Team("free")}
@@ -158,7 +158,7 @@ def test_an_estimate_bounds_what_a_call_may_cost() -> None:
     # every byte an input token at the 1-hour cache write price, the whole cap as output
     assert estimate.usd == pytest.approx((size * 6.0 + 1000 * 15.0) / 1e6)
     assert estimate.unknown is None
-    most = Tokens(input=0, cache_write=size, cache_write_1h=size, output=1000)
+    most = Usage(input=0, cache_write=size, cache_write_1h=size, output=1000)
     assert PRICES.cost("anthropic", "claude-sonnet-4-6", most) <= estimate.usd  # type: ignore[operator]
     uncapped = PRICES.estimate("openai", "gpt-5", "/v1/responses", {"model": "gpt-5"}, 0)
     assert uncapped.usd == pytest.approx(pricing.MAX_OUTPUT * 10.0 / 1e6)
@@ -171,7 +171,7 @@ def test_a_cost_that_cannot_be_known_says_why_and_is_never_zero() -> None:
     body = {"model": "claude-unpriced-9", "max_tokens": 10}
     unpriced = PRICES.estimate("anthropic", "claude-unpriced-9", "/v1/messages", body, 100)
     assert unpriced.unknown and "has no price" in unpriced.unknown and unpriced.usd > 0
-    tokens = Tokens(input=50, output=1000)
+    tokens = Usage(input=50, output=1000)
     assert PRICES.cost("anthropic", "claude-unpriced-9", tokens) is None  # the ledger's truth
     dearest = PRICES.charge("anthropic", "claude-unpriced-9", tokens)
     assert dearest == pytest.approx((50 * 15.0 + 1000 * 75.0) / 1e6)  # claude-opus-4-1's
@@ -179,7 +179,7 @@ def test_a_cost_that_cannot_be_known_says_why_and_is_never_zero() -> None:
     assert everyone is not None and everyone.output == max(
         price.output for models in PRICES.prices.values() for price in models.values()
     )
-    assert PRICES.charge("anthropic", "claude-sonnet-4-6", Tokens()) is None  # no usage
+    assert PRICES.charge("anthropic", "claude-sonnet-4-6", Usage()) is None  # no usage
     chat = {"model": "gpt-4o-mini", "stream": True}
     path = "/v1/chat/completions"
     assert "include_usage" in str(PRICES.estimate("openai", "gpt-4o-mini", path, chat, 9).unknown)

@@ -6,11 +6,12 @@ admission  request bodies: size and time limits, strict JSON judging of what is 
 redact     secrets (passwords in URLs, vendor keys, the admin token) masked in every output
 serving    uvicorn settings and the header deadline
 upstream   the HTTP client interface to the vendors (httpx behind a small Protocol)
-parsers/   one module per wire format: rebuild the output from the bytes passing through
-tools      what a tool call adds (Write.content, Edit.new_string, apply_patch '+' lines)
-pricing    the versioned price table and the cost of one answer
+
 access     keys, grants, team rules and budget admission; refusals in the vendor's error format
 spend      budget spend: settled, spooled and reserved, journalled in spend.log
 spool      the fsync'd local spool (group commit) every output reaches before its last event
 drain      the background writer moving the spool into the ledger, with retries
+
+Each vendor's wire format (parsers, tool calls, usage, prices) lives in
+:mod:`distillguard.capture.wire`, shared with the transcript importers and the hooks.
 """

@@ -25,13 +25,12 @@ import orjson
 
 from distillguard.capture.gateway.capture import Exchange
 from distillguard.capture.gateway.keys import hash_secret
-from distillguard.capture.gateway.parsers import Tokens
-from distillguard.capture.gateway.pricing import Estimate, PriceTable
 from distillguard.capture.gateway.refusals import Refusal
 from distillguard.capture.gateway.spend import NO_HOLD, Hold, Over, Spend, budgeted, period_start
+from distillguard.capture.wire.prices import Estimate, PriceTable
 from distillguard.config import Team
 from distillguard.errors import DistillguardError
-from distillguard.model import GatewayKey, NewOutput
+from distillguard.model import GatewayKey, NewOutput, Usage
 
 __all__ = ["Access", "Admitted", "KeyCache", "Spend", "period_start"]
 log = logging.getLogger("distillguard.gateway")
@@ -172,9 +171,7 @@ class Access:
             return Refusal(kind, reason)
         return key
 
-    def charge(
-        self, exchange: Exchange, new: NewOutput, tokens: Tokens, prices: PriceTable
-    ) -> None:
+    def charge(self, exchange: Exchange, new: NewOutput, tokens: Usage, prices: PriceTable) -> None:
         """Count a spooled answer against its budgets, in place of its call's reservation."""
         hold = exchange.hold if isinstance(exchange, Admitted) else NO_HOLD
         self.spend.add(new, _charge_of(exchange, new, tokens, prices), hold)
@@ -237,7 +234,7 @@ class Admitted(Exchange):
         return cls(**fields, hold=hold)
 
 
-def _charge_of(exchange: Exchange, new: NewOutput, tokens: Tokens, prices: PriceTable) -> float:
+def _charge_of(exchange: Exchange, new: NewOutput, tokens: Usage, prices: PriceTable) -> float:
     """What an answer counts against its budget: its cost; at the vendor's dearest prices when
     its model has none; its call's reservation when no usage came."""
     if new.cost_usd is not None:

@@ -19,17 +19,18 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.gateway import admission, pricing, routes, services
+from distillguard.capture.gateway import admission, routes, services
 from distillguard.capture.gateway.access import Admitted
 from distillguard.capture.gateway.admission import Body
 from distillguard.capture.gateway.capture import Exchange, session_of, to_output, tool_of
 from distillguard.capture.gateway.decode import accept_encoding, decoder_for
 from distillguard.capture.gateway.keys import hash_secret, secret_of
 from distillguard.capture.gateway.metrics import Metrics
-from distillguard.capture.gateway.parsers import Parser, parser_for
 from distillguard.capture.gateway.redact import Redactor
 from distillguard.capture.gateway.refusals import Refusal
 from distillguard.capture.gateway.upstream import AiohttpUpstream, Response, Upstream
+from distillguard.capture.wire import Parser, parser_for
+from distillguard.capture.wire import prices as pricing
 from distillguard.config import Settings
 from distillguard.config import Upstream as UpstreamConfig
 from distillguard.errors import UpstreamError

@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.gateway.parsers import Reply, openai_chat, openai_responses
-from distillguard.capture.gateway.parsers import anthropic as anthropic_wire
-from distillguard.capture.gateway.pricing import PriceTable
+from distillguard.capture.wire import Reply, openai_chat, openai_responses
+from distillguard.capture.wire import anthropic as anthropic_wire
+from distillguard.capture.wire.prices import PriceTable
 from distillguard.config import Upstream
 from distillguard.model import GatewayKey, NewOutput
 
@@ -95,11 +95,7 @@ def to_output(exchange: Exchange, reply: Reply, prices: PriceTable) -> NewOutput
         request="\n\n".join(r for r in request if r) or None,
         message_id=reply.message_id,
         created_at=datetime.now(UTC),
-        input_tokens=tokens.input,
-        output_tokens=tokens.output,
-        cache_read_tokens=tokens.cache_read,
-        cache_write_tokens=tokens.cache_write,
-        reasoning_tokens=tokens.reasoning,
+        **tokens.columns(),
         cost_usd=cost,
         price_version=prices.version if cost is not None else None,
         upstream=exchange.upstream.name,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from distillguard.capture.gateway.pricing import PriceTable
+    from distillguard.capture.wire.prices import PriceTable
 
 DEFAULT_BUDGET = 5.0
 LOG = "hooks.log"
@@ -80,7 +80,7 @@ def handle(agent: str, raw: bytes, *, edits_only: bool = False) -> str:
 
 def _prices(path: Path | None) -> PriceTable | None:
     """The price table, so a hook's output is priced like the gateway's (None if unreadable)."""
-    from distillguard.capture.gateway import pricing
+    from distillguard.capture.wire import prices as pricing
     from distillguard.errors import DistillguardError
 
     try:

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from distillguard.capture.gateway.parsers import anthropic as anthropic_wire
-from distillguard.capture.gateway.parsers.base import Reply, as_dict, as_list
 from distillguard.capture.transcripts.edits import edits_of
 from distillguard.capture.transcripts.records import (
     Answer,
@@ -28,6 +26,8 @@ from distillguard.capture.transcripts.records import (
     read_lines,
     timestamp,
 )
+from distillguard.capture.wire import anthropic as anthropic_wire
+from distillguard.capture.wire.base import Reply, as_dict, as_list
 
 SYNTHETIC = "<synthetic>"
 

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from distillguard.capture.gateway.parsers import openai_responses
-from distillguard.capture.gateway.parsers.base import Reply, Tokens, as_dict, as_int
 from distillguard.capture.transcripts.edits import Call, edits_of
 from distillguard.capture.transcripts.records import (
     Answer,
@@ -30,6 +28,9 @@ from distillguard.capture.transcripts.records import (
     read_lines,
     timestamp,
 )
+from distillguard.capture.wire import openai_responses
+from distillguard.capture.wire.base import Reply, as_dict, as_int
+from distillguard.model import Usage
 
 MODEL_ITEMS = openai_responses.ASSISTANT_ITEMS
 
@@ -125,10 +126,10 @@ def _call(item: dict[str, Any]) -> Call | None:
     return None
 
 
-def _tokens(usage: Any) -> Tokens:
+def _tokens(usage: Any) -> Usage:
     """Codex's usage: ``input_tokens`` include ``cached_input_tokens`` (priced apart)."""
     usage = as_dict(usage)
-    tokens = Tokens()
+    tokens = Usage()
     total = as_int(usage.get("input_tokens"))
     cached = as_int(usage.get("cached_input_tokens")) or 0
     if total is not None:

@@ -5,7 +5,7 @@ Claude Code: ``Write`` (``content``), ``Edit`` (``new_string`` over ``old_string
 (``notebook_path``). Codex: ``apply_patch`` (freeform input, ``{"input": ...}`` arguments, or
 through the shell), split per ``*** Add File:`` / ``*** Update File:`` section (``*** Move to:``
 renames), paths relative to the session's working directory. What is added and what is quoted
-comes from the gateway's :func:`distillguard.capture.gateway.tools.contribution`, so the two
+comes from the gateway's :func:`distillguard.capture.wire.tools.contribution`, so the two
 never disagree on what the model wrote.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.gateway import tools
+from distillguard.capture.wire import tools
 from distillguard.ledger.chain import output_id
 from distillguard.ledger.edits import Edit
 from distillguard.model import NewOutput

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.gateway.parsers.base import Reply
-from distillguard.capture.gateway.pricing import PriceTable
+from distillguard.capture.wire.base import Reply
+from distillguard.capture.wire.prices import PriceTable
 from distillguard.ledger.edits import Edit
 from distillguard.model import NewOutput
 
@@ -106,11 +106,7 @@ def output_of(pending: Pending, reply: Reply, ctx: Context, source_id: str | Non
         source_id=None if pending.message_id else source_id,
         message_id=pending.message_id,
         created_at=pending.created_at,
-        input_tokens=tokens.input,
-        output_tokens=tokens.output,
-        cache_read_tokens=tokens.cache_read,
-        cache_write_tokens=tokens.cache_write,
-        reasoning_tokens=tokens.reasoning,
+        **tokens.columns(),
         cost_usd=cost,
         price_version=ctx.prices.version if ctx.prices and cost is not None else None,
     )

@@ -21,8 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from distillguard.capture.gateway.parsers import Tokens
 from distillguard.errors import ConfigError
+from distillguard.model import Usage
 
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 _SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
@@ -42,7 +42,7 @@ class Price:
     cache_write: float
     cache_write_1h: float
 
-    def cost(self, tokens: Tokens) -> float:
+    def cost(self, tokens: Usage) -> float:
         hour = min(tokens.cache_write_1h or 0, tokens.cache_write or 0)
         total = (
             (tokens.input or 0) * self.input
@@ -64,7 +64,7 @@ class PriceTable:
         base = _SUFFIX.sub("", model)
         return models.get(model) or models.get(base) or models.get("*")
 
-    def cost(self, vendor: str, model: str, tokens: Tokens) -> float | None:
+    def cost(self, vendor: str, model: str, tokens: Usage) -> float | None:
         """The cost of an answer, or None when the model has no price or no usage came."""
         price = self.price(vendor, model)
         if price is None or (tokens.input is None and tokens.output is None):
@@ -80,7 +80,7 @@ class PriceTable:
             return None
         return Price(*(max(getattr(price, name) for price in prices) for name in PRICE_FIELDS))
 
-    def charge(self, vendor: str, model: str, tokens: Tokens) -> float | None:
+    def charge(self, vendor: str, model: str, tokens: Usage) -> float | None:
         """What an answer counts against a budget: its cost, at :meth:`dearest` when the model
         has no price; None when no usage came (the caller charges its estimate)."""
         price = self.price(vendor, model) or self.dearest(vendor)
@@ -143,7 +143,7 @@ def load(path: Path | None = None) -> PriceTable:
     try:
         if path is None:
             data = tomllib.loads(
-                resources.files("distillguard.capture.gateway").joinpath("prices.toml").read_text()
+                resources.files("distillguard.capture.wire").joinpath("prices.toml").read_text()
             )
         else:
             data = tomllib.loads(path.read_text(encoding="utf-8"))

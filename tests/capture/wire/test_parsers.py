@@ -8,18 +8,18 @@ import zlib
 import pytest
 import zstandard
 
-from distillguard.capture.gateway import pricing
 from distillguard.capture.gateway.decode import decoder_for
-from distillguard.capture.gateway.parsers import (
+from distillguard.capture.wire import (
     Parser,
     Reply,
-    Tokens,
     openai_chat,
     openai_responses,
     parser_for,
 )
-from distillguard.capture.gateway.parsers import anthropic as anthropic_wire
+from distillguard.capture.wire import anthropic as anthropic_wire
+from distillguard.capture.wire import prices as pricing
 from distillguard.errors import ConfigError
+from distillguard.model import Usage
 from tests.capture.gateway.wire import (
     ANTHROPIC_STREAM,
     CHAT_STREAM,
@@ -57,7 +57,7 @@ def test_anthropic_stream(size: int) -> None:
     assert reply.quoted == ["x = old_value()"]
     assert reply.tool_calls == ["Write", "Edit"]
     # message_start said 2 output tokens; the cumulative message_delta says 189
-    assert reply.tokens == Tokens(input=472, output=189, cache_read=20000, cache_write=1000,
+    assert reply.tokens == Usage(input=472, output=189, cache_read=20000, cache_write=1000,
                                   cache_write_1h=0)  # fmt: skip
     # the final event is in the last chunk fed, and only there
     assert finals == [len(ANTHROPIC_STREAM) - 1 - (len(ANTHROPIC_STREAM) - 1) % size]
@@ -105,7 +105,7 @@ def test_chat_stream(size: int) -> None:
     assert reply.model == "gpt-4o-2024-08-06"
     assert reply.parts == ["Here it is.", "add.py", WRITE_CONTENT]
     assert reply.tool_calls == ["write_file"]
-    assert reply.tokens == Tokens(input=176, output=48, cache_read=1024, reasoning=0)
+    assert reply.tokens == Usage(input=176, output=48, cache_read=1024, reasoning=0)
 
 
 def test_chat_reasoning_content() -> None:
@@ -126,7 +126,7 @@ def test_responses_stream(size: int) -> None:
     assert reply.parts == ["**Planning the patch**", added, "Patched."]
     assert reply.quoted == ["    setup()\n    run_old()\n"]
     assert reply.tool_calls == ["apply_patch"]
-    assert reply.tokens == Tokens(input=1000, output=300, cache_read=8000, reasoning=128)
+    assert reply.tokens == Usage(input=1000, output=300, cache_read=8000, reasoning=128)
 
 
 def test_responses_cut_stream_keeps_deltas() -> None:
@@ -143,7 +143,7 @@ def test_function_call_apply_patch_and_shell() -> None:
     ], "usage": {"input_tokens": 10, "output_tokens": 5}}  # fmt: skip
     reply = _body("openai", "/v1/responses", body)
     assert reply.parts == ["x = 1\n", "y = 2\n", "ls", "-la", "/w"]
-    assert reply.tokens == Tokens(input=10, output=5, cache_read=0)
+    assert reply.tokens == Usage(input=10, output=5, cache_read=0)
 
 
 def _body(api: str, path: str, body: dict[str, object]) -> Reply:
@@ -177,7 +177,7 @@ def test_chat_body() -> None:
             "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}}  # fmt: skip
     reply = _body("openai", "/v1/chat/completions", body)
     assert reply.parts == ["Hi!", "x"]
-    assert reply.tokens == Tokens(input=9, output=12, cache_read=0)
+    assert reply.tokens == Usage(input=9, output=12, cache_read=0)
 
 
 def test_not_json_body_is_malformed() -> None:
@@ -223,17 +223,17 @@ def test_request_text_is_the_new_part_of_the_turn() -> None:
 def test_prices_and_cache_pricing() -> None:
     table = pricing.load()
     assert table.version
-    tokens = Tokens(input=1_000_000, output=1_000_000, cache_read=1_000_000,
+    tokens = Usage(input=1_000_000, output=1_000_000, cache_read=1_000_000,
                     cache_write=2_000_000, cache_write_1h=1_000_000)  # fmt: skip
     # sonnet 4.5: 3 + 15 + 0.30 + 3.75 (5 min) + 6.00 (1 h)
     assert table.cost("anthropic", "claude-sonnet-4-5-20250929", tokens) == pytest.approx(28.05)
-    chat = Tokens(input=176, output=48, cache_read=1024)
+    chat = Usage(input=176, output=48, cache_read=1024)
     assert table.cost("openai", "gpt-4o-2024-08-06", chat) == pytest.approx(
         (176 * 2.5 + 48 * 10 + 1024 * 1.25) / 1e6
     )
     assert table.cost("anthropic", "claude-unknown-9", tokens) is None
     assert table.cost("metacode", "m", tokens) is None
-    assert table.cost("anthropic", "claude-sonnet-4-5", Tokens()) is None
+    assert table.cost("anthropic", "claude-sonnet-4-5", Usage()) is None
 
 
 def test_price_table_errors() -> None:
@@ -244,7 +244,7 @@ def test_price_table_errors() -> None:
     with pytest.raises(ConfigError, match="unknown field"):
         pricing.parse({"version": "1", "openai": {"gpt": {"input": 1, "output": 1, "x": 1}}}, "t")
     table = pricing.parse({"version": "v2", "metacode": {"*": {"input": 0, "output": 0}}}, "t")
-    assert table.cost("metacode", "any-model", Tokens(input=5, output=5)) == 0.0
+    assert table.cost("metacode", "any-model", Usage(input=5, output=5)) == 0.0
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd", "identity", ""])

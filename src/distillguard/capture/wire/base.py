@@ -17,32 +17,13 @@ from typing import Any, Protocol
 
 import orjson
 
-from distillguard.capture.gateway import tools
-from distillguard.capture.gateway.parsers.sse import EventSplitter
-from distillguard.model import token_count
+from distillguard.capture.wire import tools
+from distillguard.capture.wire.sse import EventSplitter
+from distillguard.model import Usage
 
 log = logging.getLogger("distillguard.gateway")
 #: Reply fields that hold a vendor's string (None when the vendor sent anything else).
 STRING_FIELDS = frozenset({"message_id", "model"})
-
-
-@dataclass
-class Tokens:
-    """Token counts as the vendor reported them. ``input`` is the input at the full price
-    (Anthropic's ``input_tokens``; OpenAI's prompt tokens less the cached ones)."""
-
-    input: int | None = None
-    output: int | None = None
-    cache_read: int | None = None
-    cache_write: int | None = None
-    cache_write_1h: int | None = None
-    reasoning: int | None = None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        count = token_count(value)
-        if value is not None and count != value:
-            log.warning("usage %s: %r is not a token count, recorded as %s", name, value, count)
-        super().__setattr__(name, count)
 
 
 @dataclass
@@ -54,7 +35,7 @@ class Reply:
     parts: list[str] = field(default_factory=list)
     quoted: list[str] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
-    tokens: Tokens = field(default_factory=Tokens)
+    tokens: Usage = field(default_factory=Usage)
     complete: bool = False
     malformed: int = 0
 

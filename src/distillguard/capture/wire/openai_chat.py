@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillguard.capture.gateway.parsers.base import (
+from distillguard.capture.wire.base import (
     EventStream,
     Reply,
-    Tokens,
     as_dict,
     as_int,
     as_list,
     loads,
 )
+from distillguard.model import Usage
 
 DONE = "[DONE]"
 REASONING_KEYS = ("reasoning_content", "reasoning")
@@ -105,7 +105,7 @@ def from_body(reply: Reply, body: dict[str, Any]) -> None:
     set_usage(reply.tokens, body.get("usage"))
 
 
-def set_usage(tokens: Tokens, usage: Any) -> None:
+def set_usage(tokens: Usage, usage: Any) -> None:
     """Chat usage: ``prompt_tokens`` include the cached ones, which are priced apart."""
     usage = as_dict(usage)
     prompt = as_int(usage.get("prompt_tokens"))

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from distillguard.capture.gateway.parsers.base import (
+from distillguard.capture.wire.base import (
     EventStream,
     Reply,
-    Tokens,
     as_dict,
     as_int,
     as_list,
     loads,
 )
+from distillguard.model import Usage
 
 FINAL = {"response.completed": True, "response.incomplete": True, "response.failed": False}
 DELTAS = (
@@ -109,7 +109,7 @@ def add_items(reply: Reply, items: list[Any]) -> None:
             reply.add_tool("local_shell", as_dict(item.get("action")))
 
 
-def set_usage(tokens: Tokens, usage: Any) -> None:
+def set_usage(tokens: Usage, usage: Any) -> None:
     """Responses usage: ``input_tokens`` include the cached ones, which are priced apart."""
     usage = as_dict(usage)
     total = as_int(usage.get("input_tokens"))

@@ -13,15 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillguard.capture.gateway.parsers.base import (
+from distillguard.capture.wire.base import (
     EventStream,
     Reply,
-    Tokens,
     as_dict,
     as_int,
     as_list,
     loads,
 )
+from distillguard.model import Usage
 
 FINAL_EVENT = "message_stop"
 
@@ -111,7 +111,7 @@ def from_body(reply: Reply, body: dict[str, Any]) -> None:
     update_usage(reply.tokens, body.get("usage"))
 
 
-def update_usage(tokens: Tokens, usage: Any) -> None:
+def update_usage(tokens: Usage, usage: Any) -> None:
     """Overwrite the counts ``usage`` carries (message_delta's are cumulative)."""
     usage = as_dict(usage)
     for attr, key in (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from distillguard.capture.gateway.parsers import anthropic, openai_chat, openai_responses
-from distillguard.capture.gateway.parsers.base import JsonBody, Parser
+from distillguard.capture.wire import anthropic, openai_chat, openai_responses
+from distillguard.capture.wire.base import JsonBody, Parser
 
 
 def parser_for(api: str, path: str, content_type: str) -> Parser | None:

@@ -1,0 +1,17 @@
+"""Each vendor's wire format, used by the gateway, the transcript importers and the hooks alike.
+
+base       what every parser produces (:class:`Reply`) and the interface the gateway feeds
+sse        server-sent events split as they arrive
+anthropic  Messages API: SSE and JSON answers, what a request quotes, usage
+openai_chat, openai_responses   Chat Completions and Responses APIs, the same
+pick       which parser reads an answer (API, path, content type)
+tools      what a tool call adds (Write.content, Edit.new_string, apply_patch '+' lines)
+prices     the versioned price table, costs and the cost bounds budgets reserve
+
+Token usage has one shape everywhere: :class:`distillguard.model.Usage`.
+"""
+
+from distillguard.capture.wire.base import Parser, Reply
+from distillguard.capture.wire.pick import parser_for
+
+__all__ = ["Parser", "Reply", "parser_for"]
