@@ -13,6 +13,7 @@ from distillguard.capture.gateway.access import Access, KeyCache, Spend, period_
 from distillguard.capture.gateway.keys import hash_secret, new_key, secret_of
 from distillguard.capture.gateway.refusals import Refusal
 from distillguard.capture.gateway.spend import NO_HOLD, Hold
+from distillguard.capture.wire.api import api_of
 from distillguard.capture.wire.prices import Estimate
 from distillguard.config import Team, load_settings
 from distillguard.errors import ConfigError, LedgerError
@@ -140,11 +141,11 @@ def test_spend_is_kept_beside_the_keys_snapshot(tmp_path: Path) -> None:
 
 def test_budget_refusals_render_as_each_vendor_does() -> None:
     refusal = Refusal("budget", "spent")
-    status, headers, body = refusal.render("anthropic")
+    status, headers, body = refusal.render(api_of("anthropic"))
     assert status == 429 and (b"x-should-retry", b"false") in headers
     assert orjson.loads(body) == {"type": "error", "error": {"type": "rate_limit_error",
                                                              "message": "spent"}}  # fmt: skip
-    status, _, body = refusal.render("openai")
+    status, _, body = refusal.render(api_of("openai"))
     error = {"message": "spent", "type": "insufficient_quota", "param": None,
              "code": "insufficient_quota"}  # fmt: skip
     assert orjson.loads(body) == {"error": error}

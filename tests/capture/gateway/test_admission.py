@@ -19,6 +19,7 @@ from distillguard.capture.gateway import routes
 from distillguard.capture.gateway.decode import accept_encoding
 from distillguard.capture.gateway.redact import Redactor, url_passwords
 from distillguard.capture.gateway.refusals import Refusal
+from distillguard.capture.wire.api import api_of
 from tests.capture.gateway import raw
 from tests.capture.gateway.conftest import Served, free_port
 from tests.capture.gateway.raw import send
@@ -60,11 +61,11 @@ def test_paths_normalise_to_one_form() -> None:
     assert routes.normalise(b"/a/caf\xc3\xa9") == "/a/caf%C3%A9"
     for bad in (b"/a/%2e%2e/%2e%2e/x", b"/a/b%2Fc", b"/a/b;c", b"/a/%5c", b"/a/%zz", b"/a/%00"):
         assert isinstance(routes.normalise(bad), Refusal), bad
-    assert routes.kind("anthropic", "/v1/messages/batches") == "refused"
-    assert routes.kind("openai", "/v1/batches/b_1/cancel") == "refused"
-    assert routes.kind("openai", "/v1/embeddings") == "refused"
-    assert routes.kind("openai", "/v1/embeddings", ["/v1/embeddings"]) == "allowed"
-    assert routes.kind("anthropic", "/v1/messages/count_tokens") == "metadata"
+    assert routes.kind(api_of("anthropic"), "/v1/messages/batches") == "refused"
+    assert routes.kind(api_of("openai"), "/v1/batches/b_1/cancel") == "refused"
+    assert routes.kind(api_of("openai"), "/v1/embeddings") == "refused"
+    assert routes.kind(api_of("openai"), "/v1/embeddings", ["/v1/embeddings"]) == "allowed"
+    assert routes.kind(api_of("anthropic"), "/v1/messages/count_tokens") == "metadata"
 
 
 @pytest.mark.parametrize("target", RECORDED_OR_REFUSED)

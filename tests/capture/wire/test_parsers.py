@@ -8,16 +8,17 @@ import zlib
 import pytest
 import zstandard
 
+from distillguard.capture.gateway import routes
 from distillguard.capture.gateway.decode import decoder_for
 from distillguard.capture.wire import (
     Parser,
     Reply,
     openai_chat,
     openai_responses,
-    parser_for,
 )
 from distillguard.capture.wire import anthropic as anthropic_wire
 from distillguard.capture.wire import prices as pricing
+from distillguard.capture.wire.api import api_of
 from distillguard.errors import ConfigError
 from distillguard.model import Usage
 from tests.capture.gateway.wire import (
@@ -41,7 +42,7 @@ def _run(parser: Parser, data: bytes, size: int) -> tuple[Reply, list[int]]:
 
 
 def _fresh(api: str, path: str, content_type: str = SSE) -> Parser:
-    parser = parser_for(api, path, content_type)
+    parser = api_of(api).parser(path, content_type)
     assert parser is not None
     return parser
 
@@ -187,10 +188,10 @@ def test_not_json_body_is_malformed() -> None:
     assert reply.malformed == 1 and not reply.complete
 
 
-def test_other_endpoints_have_no_parser() -> None:
-    assert parser_for("anthropic", "/v1/messages/count_tokens", "application/json") is None
-    assert parser_for("openai", "/v1/models", "application/json") is None
-    assert parser_for("anthropic", "/v1/messages", "text/html") is None
+def test_routes_and_content_types_without_a_parser() -> None:
+    assert routes.kind(api_of("anthropic"), "/v1/messages/count_tokens") == "metadata"
+    assert routes.kind(api_of("openai"), "/v1/models") == "metadata"
+    assert api_of("anthropic").parser("/v1/messages", "text/html") is None
 
 
 def test_request_text_is_the_new_part_of_the_turn() -> None:

@@ -81,17 +81,20 @@ def _too_large(limit: int) -> Refusal:
     return Refusal("too_large", message, close=True)
 
 
-async def judge(raw: bytes, headers: Mapping[bytes, bytes], model_call: bool) -> Body | Refusal:
-    """The body as the gateway reads it, or why it cannot judge it."""
+async def judge(
+    raw: bytes, headers: Mapping[bytes, bytes], model_call: bool, path_model: str | None = None
+) -> Body | Refusal:
+    """The body as the gateway reads it, or why it cannot judge it. ``path_model``: the model
+    the path names (APIs that name it there); a body naming another one is refused."""
     if not raw and not model_call:
-        return Body(raw)
+        return Body(raw, model=path_model)
     encoding = headers.get(b"content-encoding", b"").strip().lower()
     if encoding not in (b"", b"identity"):
         coding = encoding.decode("latin-1")
         return Refusal("bad_request", f"the gateway cannot judge a {coding}-encoded request "
                        "body: send it without Content-Encoding")  # fmt: skip
     if not model_call and not _looks_json(raw, headers):
-        return Body(raw)
+        return Body(raw, model=path_model)
     try:
         if len(raw) > OFF_LOOP_JSON:
             parsed = await asyncio.to_thread(strict_json, raw)
@@ -99,7 +102,7 @@ async def judge(raw: bytes, headers: Mapping[bytes, bytes], model_call: bool) ->
             parsed = strict_json(raw)
     except Unreadable as exc:
         return Refusal("bad_request", f"the gateway cannot read this request body: {exc}")
-    return _with_model(raw, parsed, model_call)
+    return _with_model(raw, parsed, model_call, path_model)
 
 
 def _looks_json(raw: bytes, headers: Mapping[bytes, bytes]) -> bool:
@@ -107,14 +110,20 @@ def _looks_json(raw: bytes, headers: Mapping[bytes, bytes]) -> bool:
     return b"json" in content_type or raw.lstrip()[:1] in (b"{", b"[", b"\xef")
 
 
-def _with_model(raw: bytes, parsed: Any, model_call: bool) -> Body | Refusal:
+def _with_model(
+    raw: bytes, parsed: Any, model_call: bool, path_model: str | None
+) -> Body | Refusal:
     if not isinstance(parsed, dict):
         if model_call:
             return Refusal("bad_request", "a model call's body must be a JSON object")
-        return Body(raw)
+        return Body(raw, model=path_model)
     model = parsed.get("model")
     if "model" in parsed and (not isinstance(model, str) or not model):
         return Refusal("bad_request", f"model must be a non-empty string, not {model!r:.40}")
+    if path_model is not None and model is not None and model != path_model:
+        return Refusal("bad_request", f"the path names model {path_model!r:.60} and the body "
+                       f"{model!r:.60}: which one the vendor reads is not known")  # fmt: skip
+    model = model or path_model
     if model_call and model is None:
         return Refusal("bad_request", "a model call must name its model")
     return Body(raw, parsed, model)

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.gateway import admission, routes, services
+from distillguard.capture.gateway import admission, routes, services, signing
 from distillguard.capture.gateway.access import Admitted
 from distillguard.capture.gateway.admission import Body
 from distillguard.capture.gateway.capture import Exchange, session_of, to_output, tool_of
@@ -29,8 +29,9 @@ from distillguard.capture.gateway.metrics import Metrics
 from distillguard.capture.gateway.redact import Redactor
 from distillguard.capture.gateway.refusals import Refusal
 from distillguard.capture.gateway.upstream import AiohttpUpstream, Response, Upstream
-from distillguard.capture.wire import Parser, parser_for
+from distillguard.capture.wire import Parser
 from distillguard.capture.wire import prices as pricing
+from distillguard.capture.wire.api import api_of
 from distillguard.config import Settings
 from distillguard.config import Upstream as UpstreamConfig
 from distillguard.errors import UpstreamError
@@ -77,6 +78,9 @@ class Gateway:
         self._vendor_keys = {
             name: env.get(up.key_env) if up.key_env else None
             for name, up in settings.upstreams.items()
+        }
+        self._signers = {
+            name: signing.signer_for(up, env) for name, up in settings.upstreams.items()
         }
         self._client_factory = client_factory or (lambda _up: AiohttpUpstream())
         self._timing = (refresh_s, drain_s)
@@ -168,7 +172,7 @@ class Gateway:
         started = time.perf_counter()
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = routes.normalise(raw_path)
-        api = "anthropic" if b"/messages" in raw_path else "openai"
+        api = self._api_guess(raw_path)
         if isinstance(path, Refusal):
             await self._refuse(send, api, dataclasses.replace(path, close=True), "-")
             return
@@ -183,6 +187,15 @@ class Gateway:
         self.metrics.requests.labels(upstream.name, str(status)).inc()
         self.metrics.latency.labels(upstream.name).observe(time.perf_counter() - started)
 
+    def _api_guess(self, raw_path: bytes) -> str:
+        """The wire format to refuse a path in before it is routed: its upstream's, when the
+        first segment names one; else Anthropic's for a Messages path, else OpenAI's."""
+        name = raw_path.removeprefix(b"/").partition(b"/")[0].decode("latin-1")
+        upstream = self.settings.upstreams.get(name)
+        if upstream is not None:
+            return upstream.api
+        return "anthropic" if b"/messages" in raw_path else "openai"
+
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, upstream: UpstreamConfig, path: str
     ) -> int:
@@ -194,7 +207,7 @@ class Gateway:
         if isinstance(granted, Refusal):
             return await self._refuse(send, upstream.api, granted, upstream.name)
         key, kind = granted
-        body = await self._read(receive, headers, kind)
+        body = await self._read(receive, headers, kind, api_of(upstream.api).path_model(path))
         if isinstance(body, Refusal):
             return await self._refuse(send, upstream.api, body, upstream.name)
         exchange = self._admit(key, headers, body, upstream, path)
@@ -202,9 +215,12 @@ class Gateway:
             return await self._refuse(send, upstream.api, exchange, upstream.name)
         url = upstream.base_url + path + _query(scope.get("query_string", b""))
         out = _request_headers(scope["headers"], upstream, self._vendor_keys[upstream.name])
+        signer = self._signers[upstream.name]
         client = self.services.clients[upstream.name]
         try:  # however the call ends (cancelled too), its reservation ends with it
             try:
+                if signer is not None:
+                    out = await signer.sign(scope["method"], url, out, body.raw)
                 response = await client.send(scope["method"], url, out, body.raw)
             except UpstreamError as exc:
                 self.metrics.upstream_errors.labels(upstream.name).inc()
@@ -225,11 +241,12 @@ class Gateway:
         """The caller's key and the route's kind, from the headers alone; else why not (the
         refusal closes the connection: the body is never read)."""
         key = await self._authenticate(headers)
-        kind = routes.kind(upstream.api, path, self.limits.pass_through)
+        allowed = (*self.limits.pass_through, *upstream.pass_through)
+        kind = routes.kind(api_of(upstream.api), path, allowed)
         if isinstance(key, Refusal):
             refusal: Refusal | None = key
         elif kind == "refused":
-            refusal = routes.refusal(upstream.api, scope["method"], path)
+            refusal = routes.refusal(api_of(upstream.api), scope["method"], path)
         else:
             refusal = admission.content_length(headers, self.limits.max_body_bytes)
         if refusal is not None:
@@ -246,13 +263,17 @@ class Gateway:
         return self.services.access.authenticate(secret, datetime.now(UTC))
 
     async def _read(
-        self, receive: Receive, headers: dict[bytes, bytes], kind: routes.Kind
+        self,
+        receive: Receive,
+        headers: dict[bytes, bytes],
+        kind: routes.Kind,
+        path_model: str | None,
     ) -> Body | Refusal:
         limits = self.limits
         raw = await admission.read_body(receive, limits.max_body_bytes, limits.body_timeout_s)
         if isinstance(raw, Refusal):
             return raw
-        return await admission.judge(raw, headers, kind == "recorded")
+        return await admission.judge(raw, headers, kind == "recorded", path_model)
 
     def _admit(
         self,
@@ -269,7 +290,7 @@ class Gateway:
             message = f"the gateway has no key for upstream {upstream.name}: set {upstream.key_env}"
             return Refusal("config", message)
         cost = pricing.Estimate(0.0)
-        if body.parsed is not None and routes.kind(upstream.api, path) == "recorded":
+        if body.parsed is not None and routes.kind(api_of(upstream.api), path) == "recorded":
             size = len(body.raw)
             cost = self.prices.estimate(upstream.vendor, body.model, path, body.parsed, size)
         held = self.services.access.admit(key, upstream.vendor, body.model, cost)
@@ -386,7 +407,7 @@ class Gateway:
         self.metrics.refusals.labels(refusal.kind).inc()
         log.info("refused", extra={"upstream": upstream, "kind": refusal.kind,
                                    "reason": refusal.message})  # fmt: skip
-        status, headers, body = refusal.render(api)
+        status, headers, body = refusal.render(api_of(api))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return status
@@ -422,7 +443,7 @@ def _reader(exchange: Exchange, response: Response) -> _Reader | Refusal | None:
         return None
     headers = {k.lower(): v.decode("latin-1") for k, v in response.headers}
     content_type = headers.get(b"content-type", "").lower()
-    parser = parser_for(exchange.upstream.api, exchange.path, content_type)
+    parser = api_of(exchange.upstream.api).parser(exchange.path.rstrip("/"), content_type)
     if parser is None:
         return None
     decode = decoder_for(headers.get(b"content-encoding", ""))
@@ -472,11 +493,9 @@ def _request_headers(
         if lower == b"accept-encoding":
             value = accept_encoding(value)
         out.append((name, value))
-    if vendor_key:
-        if upstream.api == "anthropic":
-            out.append((b"x-api-key", vendor_key.encode("latin-1")))
-        else:
-            out.append((b"authorization", b"Bearer " + vendor_key.encode("latin-1")))
+    key_header = api_of(upstream.api).key_header
+    if vendor_key and key_header is not None:
+        out.append(key_header(vendor_key))
     return out
 
 

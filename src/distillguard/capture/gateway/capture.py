@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.wire import Reply, openai_chat, openai_responses
-from distillguard.capture.wire import anthropic as anthropic_wire
+from distillguard.capture.wire import Reply
+from distillguard.capture.wire.api import api_of
 from distillguard.capture.wire.prices import PriceTable
 from distillguard.config import Upstream
 from distillguard.model import GatewayKey, NewOutput
@@ -49,18 +49,6 @@ def session_of(headers: Mapping[bytes, bytes], body: Mapping[str, Any] | None) -
     return value if isinstance(value, str) and value else None
 
 
-def request_text(upstream: Upstream, path: str, body: Mapping[str, Any] | None) -> list[str]:
-    """The new non-assistant content of this turn (see the parsers' ``request_text``)."""
-    if not body:
-        return []
-    data = dict(body)
-    if upstream.api == "anthropic":
-        return anthropic_wire.request_text(data)
-    if path.rstrip("/").endswith("/chat/completions"):
-        return openai_chat.request_text(data)
-    return openai_responses.request_text(data)
-
-
 @dataclass(frozen=True)
 class Exchange:
     """What the gateway knows of one model call before the answer comes."""
@@ -83,7 +71,8 @@ def to_output(exchange: Exchange, reply: Reply, prices: PriceTable) -> NewOutput
     model = reply.model or exchange.model or "unknown"
     tokens = reply.tokens
     cost = prices.cost(vendor, model, tokens)
-    request = request_text(exchange.upstream, exchange.path, exchange.body) + reply.quoted
+    asked = api_of(exchange.upstream.api).request_text(exchange.path, exchange.body or {})
+    request = asked + reply.quoted
     return NewOutput(
         vendor=vendor,
         model=model,

@@ -1,10 +1,9 @@
 """Errors in each vendor's own format, so SDKs and CLIs show them as they show the vendor's.
 
-Anthropic: ``{"type": "error", "error": {"type": ..., "message": ...}}``; OpenAI:
-``{"error": {"message", "type", "param", "code"}}``. A refusal a retry cannot fix (a bad key,
-a spent budget) carries ``x-should-retry: false``, which both official SDKs obey. A refusal
-sent before the request's body was read asks to close the connection (``close``), so the rest
-of that body is not read.
+Each wire format writes its errors its own way (:mod:`distillguard.capture.wire.api`). A
+refusal a retry cannot fix (a bad key, a spent budget) carries ``x-should-retry: false``, which
+both official SDKs obey. A refusal sent before the request's body was read asks to close the
+connection (``close``), so the rest of that body is not read.
 """
 
 from __future__ import annotations
@@ -13,21 +12,21 @@ from dataclasses import dataclass
 
 import orjson
 
-#: kind -> (status, Anthropic type, OpenAI type, OpenAI code, retry)
+from distillguard.capture.wire.api import Api
+
+#: kind -> (status, retry); each wire format names the kind its own way (``wire.api``).
 KINDS = {
-    "authentication": (
-        401, "authentication_error", "invalid_request_error", "invalid_api_key", False,
-    ),
-    "permission": (403, "permission_error", "invalid_request_error", "permission_denied", False),
-    "not_found": (404, "not_found_error", "invalid_request_error", "not_found", False),
-    "budget": (429, "rate_limit_error", "insufficient_quota", "insufficient_quota", False),
-    "bad_request": (400, "invalid_request_error", "invalid_request_error", None, False),
-    "too_large": (413, "request_too_large", "invalid_request_error", "request_too_large", False),
-    "slow_client": (408, "invalid_request_error", "invalid_request_error", "request_timeout", True),
-    "upstream": (502, "api_error", "server_error", "upstream_unreachable", True),
-    "timeout": (504, "api_error", "server_error", "upstream_timeout", True),
-    "config": (500, "api_error", "server_error", "gateway_misconfigured", False),
-}  # fmt: skip
+    "authentication": (401, False),
+    "permission": (403, False),
+    "not_found": (404, False),
+    "budget": (429, False),
+    "bad_request": (400, False),
+    "too_large": (413, False),
+    "slow_client": (408, True),
+    "upstream": (502, True),
+    "timeout": (504, True),
+    "config": (500, False),
+}
 
 
 @dataclass(frozen=True)
@@ -42,20 +41,17 @@ class Refusal:
     def status(self) -> int:
         return KINDS[self.kind][0]
 
-    def render(self, api: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """Status, headers and body in the format of ``api`` (``anthropic`` or ``openai``)."""
-        status, anthropic_type, openai_type, code, retry = KINDS[self.kind]
-        if api == "anthropic":
-            body = {"type": "error", "error": {"type": anthropic_type, "message": self.message}}
-        else:
-            error = {"message": self.message, "type": openai_type, "param": None, "code": code}
-            body = {"error": error}
-        data = orjson.dumps(body)
+    def render(self, api: Api) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, headers and body in the error format of ``api``."""
+        status, retry = KINDS[self.kind]
+        error = api.error(self.kind, status, self.message)
+        data = orjson.dumps(error.body)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(data)).encode()),
             (b"x-should-retry", b"true" if retry else b"false"),
             (b"x-distillguard-refusal", self.kind.encode()),
+            *error.headers,
         ]
         if self.close:
             headers.append((b"connection", b"close"))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from distillguard.capture.gateway.refusals import Refusal
+from distillguard.capture.wire.api import Api
 
 Kind = Literal["recorded", "metadata", "allowed", "refused"]
 
@@ -32,14 +33,6 @@ _FORBIDDEN = frozenset(range(0x20)) | {0x7F, ord("/"), ord("\\"), ord("%"), ord(
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 #: Paths that need no work: segments of plain characters, none of them a dot segment.
 _PLAIN = re.compile(rb"(?:/[A-Za-z0-9_~:@!$&'()*+,=-][A-Za-z0-9._~:@!$&'()*+,=-]*)+/?")
-
-#: The model calls of each API: a path ending so is parsed and recorded.
-RECORDED = {"anthropic": ("/v1/messages",), "openai": ("/chat/completions", "/responses")}
-#: Endpoints whose answers carry no model text (glob patterns on the path).
-METADATA = {
-    "anthropic": ("/v1/models", "/v1/models/*", "/v1/messages/count_tokens"),
-    "openai": ("/v1/models", "/v1/models/*", "/v1/responses/input_tokens"),
-}
 
 
 @dataclass(frozen=True)
@@ -104,14 +97,14 @@ def split(path: str) -> Route:
     return Route(name, "/" + rest)
 
 
-def kind(api: str, rest: str, allowed: Sequence[str] = ()) -> Kind:
+def kind(api: Api, rest: str, allowed: Sequence[str] = ()) -> Kind:
     """What the gateway does with ``rest`` (a normalised path) of an upstream of ``api``."""
     path = rest.rstrip("/") or "/"
     if "batches" in path.split("/"):  # answers fetched later, models nested: never judged
         return "refused"
-    if any(path.endswith(suffix) for suffix in RECORDED.get(api, ())):
+    if api.is_recorded(path):
         return "recorded"
-    if _matches(path, METADATA.get(api, ())):
+    if api.is_metadata(path):
         return "metadata"
     return "allowed" if _matches(path, allowed) else "refused"
 
@@ -120,13 +113,13 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
 
 
-def refusal(api: str, method: str, rest: str) -> Refusal:
+def refusal(api: Api, method: str, rest: str) -> Refusal:
     """Why ``rest`` is not served."""
     path = rest.rstrip("/") or "/"
     if "batches" in path.split("/"):
         return Refusal("not_found", f"{method} {rest}: batch APIs are not served through the "
                        "gateway (their answers come back where it cannot record them)")  # fmt: skip
-    served = ", ".join([*RECORDED.get(api, ()), *METADATA.get(api, ())])
+    served = ", ".join([*api.recorded, *api.metadata])
     return Refusal("not_found", f"{method} {rest} is not served through the gateway: it records "
-                   f"model calls and serves metadata ({served}); [gateway] pass_through allows "
+                   f"model calls and serves metadata ({served}); pass_through allows "
                    "other paths")  # fmt: skip

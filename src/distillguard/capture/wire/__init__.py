@@ -4,7 +4,7 @@ base       what every parser produces (:class:`Reply`) and the interface the gat
 sse        server-sent events split as they arrive
 anthropic  Messages API: SSE and JSON answers, what a request quotes, usage
 openai_chat, openai_responses   Chat Completions and Responses APIs, the same
-pick       which parser reads an answer (API, path, content type)
+api        what the gateway knows of each wire format: routes, parsers, errors, keys
 tools      what a tool call adds (Write.content, Edit.new_string, apply_patch '+' lines)
 prices     the versioned price table, costs and the cost bounds budgets reserve
 
@@ -12,6 +12,5 @@ Token usage has one shape everywhere: :class:`distillguard.model.Usage`.
 """
 
 from distillguard.capture.wire.base import Parser, Reply
-from distillguard.capture.wire.pick import parser_for
 
-__all__ = ["Parser", "Reply", "parser_for"]
+__all__ = ["Parser", "Reply"]
