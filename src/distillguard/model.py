@@ -91,6 +91,8 @@ class NewOutput:
     ``text`` is None in fingerprints-only (privacy) mode; then ``fingerprints`` holds the
     serialized fingerprint set and ``fp_config`` the id of the settings that made it.
     ``request`` is what the model was given: its content is never attributed to the vendor.
+    ``usage_estimated``: the token counts were estimated from the text (the vendor sent none);
+    ``unparsed``: the answer came in a form no parser reads and ``text`` is its raw body.
     """
 
     vendor: str
@@ -117,6 +119,8 @@ class NewOutput:
     price_version: str | None = None
     upstream: str | None = None
     key_id: str | None = None
+    usage_estimated: bool = False
+    unparsed: bool = False
 
     def content_hash(self) -> str:
         if self.text is not None:
@@ -164,6 +168,8 @@ class Output:
     price_version: str | None = None
     upstream: str | None = None
     key_id: str | None = None
+    usage_estimated: bool = False
+    unparsed: bool = False
 
 
 #: Usage fields of an output (tokens, cost): ``input_tokens`` counts the input read at the full
