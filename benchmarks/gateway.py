@@ -9,10 +9,14 @@ event, and a second one unpaced (delay 0) for the throughput check. The same loa
 (benchmarks/gateway_bench/loadgen.py, its own process) drives each system at each concurrency,
 runs interleaved (direct, distillguard, litellm, then again) so drifting load hits all alike,
 the proxy not being measured frozen (SIGSTOP) so its idle work does not count against the other.
-Added latency = the system's TTFB / total-time percentile minus the direct one, in the same run;
-the figures are medians over ``--runs``. LiteLLM runs from its own venv under benchmarks/.work
-(see ensure_litellm) with a PostgreSQL logging callback (gateway_bench/litellm_pg_logger.py:
-Prisma, which LiteLLM's own DB logging needs, cannot download its engines offline).
+The cells: Anthropic Messages streams at each ``--concurrency`` (paced) and
+``--fast-concurrency`` (unpaced), OpenAI chat and Responses streams at ``--openai-concurrency``,
+Gemini ``streamGenerateContent?alt=sse`` streams at each ``--gemini-concurrency`` (paced; direct
+and distillguard only, see LITELLM_FORM). Added latency = the system's TTFB / total-time
+percentile minus the direct one, in the same run; the figures are medians over ``--runs``.
+LiteLLM runs from its own venv under benchmarks/.work (see ensure_litellm) with a PostgreSQL
+logging callback (gateway_bench/litellm_pg_logger.py: Prisma, which LiteLLM's own DB logging
+needs, cannot download its engines offline).
 """
 
 from __future__ import annotations
@@ -94,18 +98,30 @@ def pg_logged() -> int:
 # --- one measurement ----------------------------------------------------------------------
 
 
+#: The distillguard upstream (and vendor key) each load-generator API goes through.
+VENDORS = {"anthropic": "anthropic", "chat": "openai", "responses": "openai", "gemini": "gemini"}
+#: The APIs LiteLLM is measured on (Gemini: see LITELLM_FORM).
+LITELLM_APIS = ("anthropic", "chat", "responses")
+
+
+def _auth(vendor: str, secret: str) -> str:
+    """The header a client of ``vendor`` sends its key in."""
+    if vendor == "anthropic":
+        return f"x-api-key: {secret}"
+    if vendor == "gemini":
+        return f"x-goog-api-key: {secret}"
+    return f"authorization: Bearer {secret}"
+
+
 def target_args(system: str, api: str, fast: bool, ports: dict[str, int], key: str) -> list[str]:
     """Load-generator arguments that aim ``api`` calls at ``system``."""
-    vendor = "anthropic" if api == "anthropic" else "openai"
+    vendor = VENDORS[api]
     if system == "direct":
-        secret = VENDOR_KEYS["ANTHROPIC_API_KEY" if vendor == "anthropic" else "OPENAI_API_KEY"]
-        header = (
-            f"x-api-key: {secret}" if vendor == "anthropic" else f"authorization: Bearer {secret}"
-        )
+        header = _auth(vendor, VENDOR_KEYS[f"{vendor.upper()}_API_KEY"])
         return ["--port", str(ports["fast" if fast else "paced"]), "--header", header]
     if system == "distillguard":
         prefix = f"/{vendor}_fast" if fast else f"/{vendor}"
-        header = f"x-api-key: {key}" if vendor == "anthropic" else f"authorization: Bearer {key}"
+        header = _auth(vendor, key)
         return ["--port", str(ports["distillguard"]), "--prefix", prefix, "--header", header]
     model = {"anthropic": "claude", "chat": "gpt", "responses": "gpt"}[api]
     return [
@@ -179,7 +195,13 @@ def cells(args: argparse.Namespace) -> list[tuple[str, int, bool]]:
     out = [("anthropic", c, False) for c in args.concurrency]
     out += [("anthropic", c, True) for c in args.fast_concurrency]
     out += [(api, args.openai_concurrency, False) for api in ("chat", "responses")]
+    out += [("gemini", c, False) for c in args.gemini_concurrency]
     return out
+
+
+def systems_for(api: str, systems: list[str]) -> list[str]:
+    """The systems an ``api`` cell measures (LiteLLM only on LITELLM_APIS)."""
+    return [s for s in systems if s != "litellm" or api in LITELLM_APIS]
 
 
 def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -199,6 +221,7 @@ def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "anthropic_fast": origins["fast"],
                 "openai": origins["paced"],
                 "openai_fast": origins["fast"],
+                "gemini": origins["paced"],
             },
         )
         key = home.create_key()
@@ -220,13 +243,15 @@ def sweep(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         warmed: dict[str, int] = {}
         for system in systems:  # first calls are slow (imports, pools): not measured
             _alone(servers, system)
-            for api in ("anthropic", "chat", "responses"):
+            for api in ("anthropic", "chat", "responses", "gemini"):
+                if system not in systems_for(api, systems):
+                    continue
                 done = measure(system, api, 8, False, warm, ports, key, servers, ids_file)
                 warmed[system] = warmed.get(system, 0) + done["all_completed"]
         samples = []
         for run in range(args.runs):
             for api, concurrency, is_fast in cells(args):
-                for system in systems:
+                for system in systems_for(api, systems):
                     _alone(servers, system)
                     result = measure(
                         system, api, concurrency, is_fast, args, ports, key, servers, ids_file
@@ -377,6 +402,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50, 200])
     parser.add_argument("--fast-concurrency", type=int, nargs="*", default=[50, 200])
     parser.add_argument("--openai-concurrency", type=int, default=50)
+    parser.add_argument(
+        "--gemini-concurrency",
+        type=int,
+        nargs="*",
+        default=[50],
+        help="Gemini streamGenerateContent?alt=sse cells, paced (none: no Gemini cells)",
+    )
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--quick", action="store_true", help="1 run, 3 s windows")
     parser.add_argument("--fault-seconds", type=float, default=90.0)
@@ -454,7 +486,10 @@ LITELLM_FORM = (
     "engines offline) with a custom success callback that inserts every call's "
     "standard_logging_object into PostgreSQL (database litellm_bench) in batches every 0.5 s; "
     "Anthropic via /v1/messages (model anthropic/...), OpenAI via /v1/chat/completions and "
-    "/v1/responses (model openai/...), api_base = the same fake upstream"
+    "/v1/responses (model openai/...), api_base = the same fake upstream. Not in the Gemini "
+    "cells (direct and distillguard only): LiteLLM's Gemini routes (a gemini/... model, its "
+    "Google pass-through) were not set up and checked offline against the fake, so no "
+    "like-for-like streamGenerateContent?alt=sse figure for it"
 )
 
 if __name__ == "__main__":

@@ -102,4 +102,5 @@ def repo(tmp_path: Path, ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> Gi
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         monkeypatch.delenv(name, raising=False)
+    Ledger(ledger_url).close()  # an empty ledger: commands that only read never create one
     return GitRepo(tmp_path / "repo", ledger_url)

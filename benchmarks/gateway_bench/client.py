@@ -5,7 +5,9 @@ HTTP/1.1 itself on asyncio streams: it writes the request, reads the status line
 then the body (chunked or Content-Length) and notes the time of the first body byte (TTFB, the
 first SSE event) and of the last (total). A response counts as *complete* only when its body
 holds the API's final event (Anthropic ``message_stop``, chat ``[DONE]``, Responses
-``response.completed``); the message id the client saw is taken from the first event.
+``response.completed``, Gemini the chunk that carries ``finishReason``: its SSE stream has no
+terminal event and closes after it); the message id the client saw is taken from the first
+event (Gemini: its ``responseId``, the same in every chunk of one answer).
 """
 
 from __future__ import annotations
@@ -22,10 +24,23 @@ FINAL = {
     "anthropic": b"event: message_stop",
     "chat": b"data: [DONE]",
     "responses": b'"type":"response.completed"',
+    "gemini": b'"finishReason"',
 }
-PATHS = {"anthropic": "/v1/messages", "chat": "/v1/chat/completions", "responses": "/v1/responses"}
-MODELS = {"anthropic": "claude-sonnet-4-5", "chat": "gpt-4o-mini", "responses": "gpt-4o-mini"}
+PATHS = {
+    "anthropic": "/v1/messages",
+    "chat": "/v1/chat/completions",
+    "responses": "/v1/responses",
+    "gemini": "/v1beta/models/{model}:streamGenerateContent?alt=sse",
+}
+MODELS = {
+    "anthropic": "claude-sonnet-4-5",
+    "chat": "gpt-4o-mini",
+    "responses": "gpt-4o-mini",
+    "gemini": "gemini-2.5-flash",
+}
 ID = re.compile(rb'"id"\s*:\s*"([^"]+)"')
+GEMINI_ID = re.compile(rb'"responseId"\s*:\s*"([^"]+)"')
+PROMPT = "Write one line."
 
 
 def request_body(api: str, model: str | None = None) -> bytes:
@@ -36,23 +51,29 @@ def request_body(api: str, model: str | None = None) -> bytes:
             "model": name,
             "max_tokens": 256,
             "stream": True,
-            "messages": [{"role": "user", "content": "Write one line."}],
+            "messages": [{"role": "user", "content": PROMPT}],
+        }
+    elif api == "gemini":  # the model is in the path
+        body = {
+            "contents": [{"role": "user", "parts": [{"text": PROMPT}]}],
+            "generationConfig": {"maxOutputTokens": 256},
         }
     elif api == "chat":
         body = {
             "model": name,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": "Write one line."}],
+            "messages": [{"role": "user", "content": PROMPT}],
         }
     else:
-        body = {"model": name, "stream": True, "input": "Write one line."}
+        body = {"model": name, "stream": True, "input": PROMPT}
     return orjson.dumps(body)
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where and what to send: ``prefix`` is the path before ``/v1/...`` (``/anthropic``)."""
+    """Where and what to send: ``prefix`` is the path before ``/v1/...`` (``/anthropic``);
+    ``model`` replaces the API's default (for Gemini, in the path)."""
 
     host: str
     port: int
@@ -63,8 +84,9 @@ class Target:
 
     def request(self) -> bytes:
         body = request_body(self.api, self.model)
+        path = PATHS[self.api].format(model=self.model or MODELS[self.api])
         lines = [
-            f"POST {self.prefix}{PATHS[self.api]} HTTP/1.1",
+            f"POST {self.prefix}{path} HTTP/1.1",
             f"host: {self.host}:{self.port}",
             "content-type: application/json",
             "accept: text/event-stream",
@@ -89,8 +111,8 @@ class Sample:
     error: str | None = None
 
 
-def _message_id(body: bytes) -> str | None:
-    match = ID.search(body, 0, 2048)
+def _message_id(body: bytes, api: str) -> str | None:
+    match = (GEMINI_ID if api == "gemini" else ID).search(body, 0, 2048)
     return match.group(1).decode() if match else None
 
 
@@ -170,7 +192,7 @@ class Connection:
                 now,
                 status,
                 complete,
-                _message_id(body),
+                _message_id(body, self.target.api),
                 f"{type(exc).__name__}{' after the final event' if complete else ''}",
             )
 
@@ -187,7 +209,9 @@ class Connection:
             self.close()
         complete = status == 200 and FINAL[self.target.api] in body
         error = None if complete else f"status {status}" if status != 200 else "incomplete"
-        return Sample(start, ttfb, total, status, complete, _message_id(body), error)
+        return Sample(
+            start, ttfb, total, status, complete, _message_id(body, self.target.api), error
+        )
 
     def close(self) -> None:
         if self._streams is not None:

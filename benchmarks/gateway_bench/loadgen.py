@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--api", choices=("anthropic", "chat", "responses"), default="anthropic")
+    parser.add_argument(
+        "--api", choices=("anthropic", "chat", "responses", "gemini"), default="anthropic"
+    )
     parser.add_argument("--prefix", default="")
     parser.add_argument("--header", action="append", default=[], help="'name: value'")
     parser.add_argument("--model")

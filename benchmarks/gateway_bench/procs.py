@@ -20,7 +20,17 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 DISTILLGUARD = str(Path(sys.executable).parent / "distillguard")
-VENDOR_KEYS = {"ANTHROPIC_API_KEY": "sk-ant-bench-vendor", "OPENAI_API_KEY": "sk-bench-vendor"}
+VENDOR_KEYS = {
+    "ANTHROPIC_API_KEY": "sk-ant-bench-vendor",
+    "OPENAI_API_KEY": "sk-bench-vendor",
+    "GEMINI_API_KEY": "AIza-bench-vendor",
+}
+#: ``[upstreams.NAME]``: the API, key variable and vendor of a name's first word.
+SPEAKS = {
+    "anthropic": ("anthropic", "ANTHROPIC_API_KEY", "anthropic"),
+    "openai": ("openai", "OPENAI_API_KEY", "openai"),
+    "gemini": ("gemini", "GEMINI_API_KEY", "google"),
+}
 CLOCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -138,14 +148,14 @@ def start_upstream(work: Path, delay: float) -> Proc:
 
 
 def dg_config(upstreams: dict[str, str]) -> str:
-    """``[upstreams.NAME]`` for ``NAME -> origin``; names ending in ``anthropic`` speak it."""
+    """``[upstreams.NAME]`` for ``NAME -> origin``; a name speaks the API its first word
+    (before ``_``) names in :data:`SPEAKS` (``anthropic_fast``: Anthropic)."""
     text = ""
     for name, origin in upstreams.items():
-        api = "anthropic" if name.startswith("anthropic") else "openai"
-        key = "ANTHROPIC_API_KEY" if api == "anthropic" else "OPENAI_API_KEY"
+        api, key, vendor = SPEAKS[name.split("_", 1)[0]]
         text += (
             f'[upstreams.{name}]\napi = "{api}"\nbase_url = "{origin}"\n'
-            f'key_env = "{key}"\nvendor = "{api}"\n\n'
+            f'key_env = "{key}"\nvendor = "{vendor}"\n\n'
         )
     return text
 

@@ -67,7 +67,7 @@ def block(result: dict[str, Any]) -> str:
         f"Command: `{result['command']}`. Medians of {s['runs']} runs, {s['duration']} s "
         f"measured after {s['warmup']} s of warm-up per cell; paced upstream: "
         f"{s['delay'] * 1000:.0f} ms before each SSE event (an Anthropic answer is 14 events, "
-        "~0.7 s), client starts spread over "
+        "~0.7 s; a Gemini one 7), client starts spread over "
         f"{s['stagger']} s; unpaced: no delay (CPU-bound).",
         "",
         table(result["rows"]),
@@ -86,12 +86,17 @@ def block(result: dict[str, Any]) -> str:
         + ".",
         "",
         f"Ledger check (distillguard, SQLite): {ledger.get('completed')} responses completed "
-        f"by the clients (warm-up included), {ledger.get('recorded_once')} of them in the "
-        f"ledger exactly once, {ledger.get('lost')} lost, {ledger.get('duplicates')} "
+        f"by the clients (warm-up included, every API), {ledger.get('recorded_once')} of them "
+        f"in the ledger exactly once, {ledger.get('lost')} lost, {ledger.get('duplicates')} "
         f"duplicated; `ledger verify` {'passed' if ledger.get('verify_ok') else 'FAILED'}. "
         f"LiteLLM {litellm.get('version')}: {litellm.get('logged_rows')} rows logged to "
         f"PostgreSQL for {litellm.get('completed_responses')} completed responses.",
     ]
+    if any(r["api"] == "gemini" for r in result["rows"]):
+        out[-1] += (
+            " Gemini cells (`streamGenerateContent?alt=sse`, key in `x-goog-api-key`): direct "
+            "and distillguard only; LiteLLM's Gemini routes were not set up against the fake."
+        )
     fault = result.get("fault")
     if fault:
         c = fault["counts"]

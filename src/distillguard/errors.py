@@ -3,6 +3,7 @@
     DistillguardError            root: everything distillguard raises on purpose
      ├── ConfigError             a bad config file, setting or argument
      ├── LedgerError             the ledger cannot be opened, read or written
+     │    ├── LedgerMissingError there is no ledger where one was to be read
      │    └── TamperError        the hash chain does not verify
      ├── IndexError_             the fingerprint index is missing, corrupt or mismatched
      │    └── ConfigMismatchError   an index built with other fingerprint settings
@@ -29,6 +30,10 @@ class ConfigError(DistillguardError):
 
 class LedgerError(DistillguardError):
     """The ledger cannot be opened, read or written."""
+
+
+class LedgerMissingError(LedgerError):
+    """There is no ledger at the configured place, and the caller only reads one."""
 
 
 class TamperError(LedgerError):

@@ -211,7 +211,9 @@ class UsageRow:
     """Totals of the outputs of one group (and one vendor) in a usage report.
 
     ``unpriced`` counts outputs whose cost is unknown (a model missing from the price table);
-    their cost is not in ``cost_usd``.
+    their cost is not in ``cost_usd``. ``estimated`` counts outputs whose token counts were
+    estimated (the vendor sent none), and ``estimated_tokens`` their input and output tokens:
+    those are in the totals, and never to be shown as exact.
     """
 
     group: str | None
@@ -223,6 +225,8 @@ class UsageRow:
     cache_write_tokens: int
     cost_usd: float
     unpriced: int
+    estimated: int = 0
+    estimated_tokens: int = 0
 
 
 @dataclass(frozen=True)

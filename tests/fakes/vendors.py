@@ -14,7 +14,12 @@ Routes (on ``base_url``, no prefix):
   POST /v1/responses                OpenAI Responses
   GET  /v1/models                   Anthropic's list when the request has ``anthropic-version``,
                                     else OpenAI's
-Anything else: 404 in the caller's error format.
+  POST /v1beta/models/M:generateContent, :streamGenerateContent[?alt=sse], :countTokens,
+  GET  /v1beta/models               Google Gemini (``gemini_api``; ``/v1/`` too)
+  POST /v1/completions              OpenAI legacy Completions
+  Message Batches, OpenAI batches and files, stored answers, more metadata: see ``endpoints``
+Anything else: 404 in the caller's error format (200 with model text holding
+``script.store.canary`` when one is set: the API-surface test).
 
 Each model call takes the first queued item whose ``when`` accepts the request (FIFO), or the
 default reply when none does. Every request is recorded (method, path, query, headers, body).
@@ -37,7 +42,15 @@ import pytest
 import uvicorn
 
 from tests.fakes import anthropic_api as anthropic
-from tests.fakes import openai_chat, openai_common, openai_responses, script
+from tests.fakes import (
+    endpoints,
+    openai_chat,
+    openai_common,
+    openai_completions,
+    openai_responses,
+    script,
+)
+from tests.fakes import gemini_api as gemini
 from tests.fakes.script import Failure, Item
 from tests.fakes.wire import Rendered, json_response
 
@@ -47,7 +60,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Matcher = Callable[["Request"], bool]
 DEFAULT_TEXT = "This is a scripted answer from the fake vendor upstream."
-MODEL_PATHS = ("/v1/messages", "/v1/chat/completions", "/v1/responses")
+MODEL_PATHS = ("/v1/messages", "/v1/chat/completions", "/v1/responses", "/v1/completions")
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ class Request:
 
     @property
     def is_model_call(self) -> bool:
-        return self.method == "POST" and self.path in MODEL_PATHS
+        return self.method == "POST" and (self.path in MODEL_PATHS or gemini.is_call(self.path))
 
 
 @dataclass
@@ -83,6 +96,7 @@ class Script:
 
     def __init__(self, default: Item) -> None:
         self.default = default
+        self.store = endpoints.Store()  # batches, files, the canary
         self._lock = threading.Lock()
         self._queue: list[_Queued] = []
         self._requests: list[Request] = []
@@ -120,6 +134,8 @@ def _model(request: Request, fallback: str) -> str:
 
 def render(item: Item, request: Request) -> Rendered:
     """``item`` in the wire format of ``request`` (a model call)."""
+    if gemini.is_call(request.path):
+        return gemini.render(item, request.path, request.query, request.json())
     body = request.json()
     streamed = bool(body.get("stream"))
     if request.path == "/v1/messages":
@@ -128,6 +144,8 @@ def render(item: Item, request: Request) -> Rendered:
             return anthropic.error(item, streamed, model)
         return anthropic.stream(item, model) if streamed else anthropic.message(item, model)
     model = _model(request, "gpt-5")
+    if request.path == "/v1/completions":
+        return openai_completions.render(item, model, body)
     if request.path == "/v1/chat/completions":
         if isinstance(item, Failure):
             return openai_chat.error(item, streamed, model)
@@ -143,6 +161,8 @@ def render(item: Item, request: Request) -> Rendered:
 
 
 def _not_found(request: Request) -> Rendered:
+    if gemini.is_gemini(request.path):
+        return gemini.not_found(request.method, request.path)
     failure = script.error(404, f"Not found: {request.method} {request.path}")
     if request.header("anthropic-version") or request.header("x-api-key"):
         return anthropic.error(failure, False, "")
@@ -152,11 +172,16 @@ def _not_found(request: Request) -> Rendered:
 def route(script_: Script, request: Request) -> Rendered:
     if request.is_model_call:
         return render(script_.take(request), request)
+    fetched = endpoints.route(script_.store, script_.take, request)
+    if fetched is not None:
+        return fetched
     if request.method == "POST" and request.path == "/v1/messages/count_tokens":
         return anthropic.count_tokens(request.body)
     if request.method == "GET" and request.path == "/v1/models":
         return anthropic.models() if request.header("anthropic-version") else openai_common.models()
-    return _not_found(request)
+    found = gemini.metadata(request.method, request.path, request.body)
+    found = found or endpoints.canary(script_.store, request)
+    return _not_found(request) if found is None else found
 
 
 class App:

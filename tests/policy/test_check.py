@@ -211,11 +211,15 @@ def test_a_broken_policy_at_base_exits_2_with_every_error(repo: GitRepo) -> None
     repo.git("checkout", "-q", base, "--", "distillguard.toml")
     result = repo.dg("config", "validate")
     assert result.exit_code == 2
-    for part in ("paths must be a list", "deny = 'anthropic'", "#2: needs an id"):
+    for part in (
+        "paths: must be a list",
+        "deny: 'anthropic'",
+        "#2 id: missing: a rule needs an id",
+    ):
         assert part in result.output
     repo.git("checkout", "-q", "HEAD", "--", "distillguard.toml")
     checked = repo.dg("check", "--range", f"{base}..HEAD")
-    assert checked.exit_code == 2 and "deny = 'anthropic'" in checked.output
+    assert checked.exit_code == 2 and "deny: 'anthropic'" in checked.output
 
 
 def test_internal_vendors_are_not_denied_by_a_class_rule(repo: GitRepo) -> None:

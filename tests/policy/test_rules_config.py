@@ -41,14 +41,14 @@ def test_every_error_is_explained_at_once() -> None:
         )
     message = str(info.value)
     for part in (
-        "#1 (a): unknown key(s) path",
-        "#1 (a): paths must be a list of gitignore-style globs",
-        "#1 (a): deny = 'anthropic': a class must be one of external, internal",
+        "[[rules]] #1 (a) path: unknown key (did you mean paths?)",
+        "[[rules]] #1 (a) paths: must be a list of gitignore-style globs",
+        "[[rules]] #1 (a) deny: 'anthropic': a class must be one of external, internal",
         'deny = ["anthropic"]',
-        "#2 (b): needs paths (where in git) or datasets",
-        "#3 (c): require = 'sign-off'",
-        "#3 (c): datasets = ['trainig']",
-        "#4: needs an id",
-        "id 'e' is used twice",
+        "[[rules]] #2 (b): needs paths (where in git) or datasets",
+        "[[rules]] #3 (c) require: 'sign-off'",
+        "[[rules]] #3 (c) datasets: ['trainig']",
+        "[[rules]] #4 id: missing: a rule needs an id",
+        "[[rules]] id: 'e' is used twice",
     ):
         assert part in message, part

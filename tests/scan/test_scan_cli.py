@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from distillguard.config import default_db_url
+from distillguard.ledger import Ledger
 from tests.samples import HOST, JS_OUTPUT, PROSE_OUTPUT, PY_OUTPUT, embed
 
 
@@ -226,8 +228,14 @@ def test_a_gate_fails_on_skipped_inputs_unless_allowed(run, tmp_path: Path) -> N
     assert allowed.exit_code == 0, allowed.output
 
 
+def empty_ledger(tmp_path: Path) -> None:
+    """Create the ``run`` fixture's ledger, empty (a scan only reads one; it never creates it)."""
+    Ledger(default_db_url(tmp_path / "home")).close()
+
+
 def test_a_gate_fails_against_an_empty_index(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "ok.py").write_text(HOST)
+    empty_ledger(tmp_path)
     gated = run("scan", "ok.py", "--out", "out", "--fail-on-findings")
     assert gated.exit_code == 2 and "the index holds no outputs" in gated.output
     (tmp_path / "distillguard.toml").write_text('[vendors.metacode]\nclass = "internal"\n')
@@ -336,6 +344,7 @@ def test_scan_refuses_to_replace_what_it_did_not_write(run, tmp_path: Path) -> N
     (tmp_path / "out/clean").mkdir(parents=True)
     (tmp_path / "out/clean/mine.txt").write_text("mine")
     (tmp_path / "out/report.json").write_text('{"mine": true}')
+    empty_ledger(tmp_path)
     refused = run("scan", "data", "--out", "out")
     assert refused.exit_code == 2
     said = " ".join(refused.output.split())
@@ -374,6 +383,7 @@ def test_scan_limits_come_from_the_config_and_the_flags(run, tmp_path: Path) -> 
     )
     (tmp_path / "data").mkdir()
     (tmp_path / "data/big.md").write_text("word " * 400)
+    empty_ledger(tmp_path)
     first = run("scan", "data", "--out", "out")
     assert first.exit_code == 0, first.output
     rep = report(tmp_path)

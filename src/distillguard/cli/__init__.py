@@ -15,7 +15,7 @@ from types import ModuleType
 import click
 
 from distillguard import __version__
-from distillguard.cli import agents, core, gateway, git, scan
+from distillguard.cli import agents, core, costs, gateway, git, scan
 from distillguard.cli._app import Context, Group
 
 
@@ -34,4 +34,4 @@ def _register(*modules: ModuleType) -> None:
             main.add_command(command)
 
 
-_register(core, scan, git, gateway, agents)
+_register(core, scan, git, gateway, costs, agents)

@@ -28,7 +28,7 @@ from rich.progress import (
 )
 
 from distillguard.config import Settings, load_settings
-from distillguard.errors import DistillguardError
+from distillguard.errors import DistillguardError, LedgerMissingError
 from distillguard.ledger import Ledger
 from distillguard.scan.names import shown
 
@@ -68,8 +68,13 @@ class Context:
             self._settings = load_settings(self._config)
         return self._settings
 
-    def ledger(self) -> Ledger:
-        return Ledger(self.settings.db_url)
+    def ledger(self, *, create: bool = False) -> Ledger:
+        """The ledger; only commands that record (``create``) make one where there is none."""
+        settings = self.settings
+        try:
+            return Ledger(settings.db_url, create=create)
+        except LedgerMissingError as exc:
+            raise LedgerMissingError(f"{exc}; {settings.db_origin}") from None
 
 
 class Group(click.Group):

@@ -97,7 +97,7 @@ def _import(obj: Context, agent: str, directory: str, vendor: str | None,
     files = transcript_files(spec, Path(directory).expanduser())
     prices = pricing.load(obj.settings.prices_path)
     ctx = ImportContext(vendor or spec.vendor, agent, actor, team, prices)
-    with obj.ledger() as ledger, progress(f"importing {agent}", len(files)) as advance:
+    with obj.ledger(create=True) as ledger, progress(f"importing {agent}", len(files)) as advance:
         report = import_files(ledger, files, spec.read, ctx, advance)
     _print_report(agent, report)
     if strict and report.problems:

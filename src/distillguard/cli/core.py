@@ -13,8 +13,10 @@ from rich.markup import escape
 
 from distillguard import signing
 from distillguard.capture.manual import read_jsonl, record_jsonl
+from distillguard.capture.wire import prices
 from distillguard.cli._app import Context, err_console, progress
-from distillguard.errors import SignatureError
+from distillguard.config import Settings, vendor_warnings
+from distillguard.errors import ConfigError, SignatureError
 from distillguard.fingerprint import settings_for
 from distillguard.index.build import IndexBuilder
 from distillguard.index.sets import privacy_form
@@ -61,7 +63,7 @@ def record(
         request=_decode(request.read(), _name(request)) if request else None,
         **fields,
     )
-    with obj.ledger() as ledger:
+    with obj.ledger(create=True) as ledger:
         if private:
             new = privacy_form(new, settings_for(ledger.stored_fp_configs()))
         click.echo(ledger.record(new).id)
@@ -81,7 +83,7 @@ def _decode(data: bytes, name: str) -> str:
 def _record_jsonl(obj: Context, fh: Any, private: bool) -> None:
     """Record every usable line; list each skipped one (file:line: why) on stderr and exit 2
     when any was skipped (the others are recorded: rerunning is idempotent)."""
-    with obj.ledger() as ledger:
+    with obj.ledger(create=True) as ledger:
         config = settings_for(ledger.stored_fp_configs()) if private else None
         form = (lambda new: privacy_form(new, config)) if config else None
         done = record_jsonl(ledger, read_jsonl(fh, _name(fh)), form)
@@ -235,12 +237,29 @@ def config() -> None:
 @config.command("validate")
 @click.pass_obj
 def config_validate(obj: Context) -> None:
-    """Explain every error in the config file; exit 2 if there is one."""
+    """Explain every error in the config file and its price table (exit 2 if there is one);
+    warn of vendor names that nothing configured knows (exit 0 with warnings only)."""
     settings = obj.settings
+    known = {vendor for table in _price_tables(settings) for vendor in table.prices}
+    warnings = vendor_warnings(settings, known)
+    err = err_console()
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     where = settings.config_path or "no config file (defaults: every vendor external)"
-    click.echo(f"ok: {where}")
+    click.echo(f"ok: {where}" + (f" ({len(warnings)} warning(s))" if warnings else ""))
     for name, cls in sorted(settings.vendor_classes.items()):
         click.echo(f"  vendor {name}: {cls}")
+
+
+def _price_tables(settings: Settings) -> list[prices.PriceTable]:
+    """The packaged price table and the config's own (read now, as ``serve`` would)."""
+    tables = [prices.load()]
+    if settings.prices_path is not None:
+        try:
+            tables.append(prices.load(settings.prices_path))
+        except ConfigError as exc:
+            raise ConfigError(f"{settings.config_path}: [gateway] prices: {exc}") from exc
+    return tables
 
 
 COMMANDS = (record, ledger, index, config)

@@ -1,19 +1,15 @@
-"""The gateway's commands: serve, keys (create, list, revoke) and usage."""
+"""The gateway's commands: serve and keys (create, list, revoke); usage is in :mod:`.costs`."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from distillguard.cli._app import Context, err_console
-from distillguard.model import UsageRow
-
-USAGE_BY = ("team", "actor", "vendor", "model", "tool")
+from distillguard.cli._app import Context
 
 
 @click.command()
@@ -53,7 +49,7 @@ def keys_create(
     from distillguard.capture.gateway.keys import new_key
 
     key, secret = new_key(actor, team, approved_by, until.date() if until else None)
-    with obj.ledger() as ledger:
+    with obj.ledger(create=True) as ledger:  # the first step of setting up a gateway
         ledger.add_key(key)
     grant = f"until {until.date().isoformat()}" if until else "without end"
     click.echo(f"key {key.id} for {actor} (team {team}), approved by {approved_by}, {grant}")
@@ -103,75 +99,4 @@ def keys_revoke(obj: Context, key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
-@click.command()
-@click.option("--by", type=click.Choice(USAGE_BY), default="team", show_default=True)
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="From this day (UTC).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def usage(obj: Context, by: str, since: datetime | None, as_json: bool) -> None:
-    """Tokens and cost of the gateway's outputs, internal vs external share."""
-    start = since.replace(tzinfo=UTC) if since else None
-    with obj.ledger() as ledger:
-        rows = ledger.usage(by, start)
-    report = _report(rows, obj, by)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-        return
-    _print_report(report, by)
-
-
-def _report(rows: list[UsageRow], obj: Context, by: str) -> dict[str, Any]:
-    groups: dict[str, dict[str, Any]] = {}
-    share = {"internal": 0.0, "external": 0.0}
-    tokens_share = {"internal": 0, "external": 0}
-    for row in rows:
-        name = row.group if row.group is not None else "(none)"
-        group = groups.setdefault(name, {by: name, "outputs": 0, "input_tokens": 0,
-                                         "output_tokens": 0, "cache_read_tokens": 0,
-                                         "cache_write_tokens": 0, "cost_usd": 0.0,
-                                         "unpriced_outputs": 0})  # fmt: skip
-        for field in ("outputs", "input_tokens", "output_tokens", "cache_read_tokens",
-                      "cache_write_tokens", "cost_usd"):  # fmt: skip
-            group[field] += getattr(row, field)
-        group["unpriced_outputs"] += row.unpriced
-        cls = obj.settings.vendor_class(row.vendor)
-        share[cls] += row.cost_usd
-        tokens_share[cls] += row.input_tokens + row.output_tokens + row.cache_read_tokens
-    total_cost = sum(share.values())
-    total_tokens = sum(tokens_share.values())
-    return {
-        "by": by,
-        "groups": list(groups.values()),
-        "cost_usd": total_cost,
-        "unpriced_outputs": sum(g["unpriced_outputs"] for g in groups.values()),
-        "internal_share": {
-            "cost": share["internal"] / total_cost if total_cost else None,
-            "tokens": tokens_share["internal"] / total_tokens if total_tokens else None,
-        },
-        "cost_by_class": share,
-        "tokens_by_class": tokens_share,
-    }
-
-
-def _print_report(report: dict[str, Any], by: str) -> None:
-    table = Table(by, "outputs", "input", "output", "cache read", "cache write", "cost (USD)")
-    for g in report["groups"]:
-        cost = f"{g['cost_usd']:.4f}" + (f" (+{g['unpriced_outputs']} unpriced)"
-                                         if g["unpriced_outputs"] else "")  # fmt: skip
-        table.add_row(g[by], str(g["outputs"]), str(g["input_tokens"]), str(g["output_tokens"]),
-                      str(g["cache_read_tokens"]), str(g["cache_write_tokens"]), cost)  # fmt: skip
-    Console().print(table)
-    share = report["internal_share"]
-    tokens = "-" if share["tokens"] is None else f"{share['tokens']:.1%}"
-    cost = "-" if share["cost"] is None else f"{share['cost']:.1%}"
-    click.echo(
-        f"total ${report['cost_usd']:.4f}; internal share: {tokens} of tokens, {cost} of cost"
-    )
-    if report["unpriced_outputs"]:
-        err_console().print(
-            f"[yellow]{report['unpriced_outputs']} output(s) have no price (model missing from "
-            "the price table): their cost is unknown, not counted above[/yellow]"
-        )
-
-
-COMMANDS = (serve, keys, usage)
+COMMANDS = (serve, keys)

@@ -17,14 +17,16 @@ from distillguard.config import ScanLimits, parse_size
 from distillguard.index.store import Manifest
 from distillguard.model import Match
 from distillguard.policy.dataset import Admission
+from distillguard.runner import local_runner
 from distillguard.scan.engine import ScanJob, Tally, default_workers, run
-from distillguard.scan.formats import Fields, Limits
+from distillguard.scan.formats import Fields, Limits, Unit
 from distillguard.scan.gate import coverage, unchecked
 from distillguard.scan.matcher import MatchParams
 from distillguard.scan.names import shown
 from distillguard.scan.outdir import prepare_out_dir
 from distillguard.scan.plan import plan
 from distillguard.scan.report import report_json, write_report
+from distillguard.scan.shards import prepare_resumable, run_sharded
 
 
 @click.command()
@@ -37,7 +39,32 @@ from distillguard.scan.report import report_json, write_report
     "Default: 'text', else every text of a known chat shape.",
 )
 @click.option("--id-field", default=None, help="Id field of records (names documents).")
-@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Processes (default: all cores; with --engine ray, every CPU of the cluster).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where to scan: this machine, or a Ray cluster (extra: distillguard[ray]), one "
+    "shard (file) per task.",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDR",
+    help="With --engine ray: the cluster to join (auto, ray://host:10001); "
+    "default: start a local one.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="With --engine ray: keep the shards a previous run into --out completed.",
+)
 @click.option("--fail-on-findings", is_flag=True, help="Exit 1 when anything is flagged.")
 @click.option(
     "--allow-skipped",
@@ -86,6 +113,9 @@ def scan(
     text_field: str | None,
     id_field: str | None,
     workers: int | None,
+    engine: str,
+    ray_address: str | None,
+    resume: bool,
     fail_on_findings: bool,
     allow_skipped: bool,
     min_containment: float,
@@ -102,24 +132,29 @@ def scan(
     no outputs to match against.
     """
     limits = _limits(obj.settings.scan_limits, max_document, max_ratio)
+    _check_engine(engine, ray_address, resume)
     started = time.perf_counter()
     admission = Admission.of(obj.settings, purpose) if purpose else None
     out_dir = Path(out)
-    workers = workers or default_workers()
     units, skipped = plan(list(paths), exclude=out_dir)
-    update_index(obj, workers, for_reading=True)
+    update_index(obj, workers or default_workers(), for_reading=True)
     manifest = Manifest.read(obj.settings.index_dir)
     vendors = frozenset(
         v
         for v in manifest.vendors
         if all_vendors or obj.settings.is_external(v) or (admission and admission.hunts(v))
     )
-    prepare_out_dir(out_dir, overwrite=overwrite)
     params = MatchParams(min_containment=min_containment)
     fields = Fields(text_field, id_field, limits)
     job = ScanJob(obj.settings.index_dir, out_dir, vendors, fields, params)
-    with progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
-        tally = run(job, units, workers, advance)
+    if engine == "ray":
+        prepare_resumable(out_dir, resume=resume, overwrite=overwrite)
+        tally, workers = _scan_on_ray(job, units, workers, ray_address, resume)
+    else:
+        prepare_out_dir(out_dir, overwrite=overwrite)
+        workers = workers or default_workers()
+        with progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
+            tally = run(job, units, local_runner(workers), advance)
     tally.skipped[:0] = skipped
     seconds = time.perf_counter() - started
     gated = fail_on_findings or admission is not None
@@ -142,6 +177,28 @@ def scan(
         for line in map(admission.describe, violations):
             err_console().print(f"[red]violation[/red] {escape(shown(line))}", highlight=False)
     _exit(gated, violations or (fail_on_findings and tally.flagged), reasons)
+
+
+def _check_engine(engine: str, ray_address: str | None, resume: bool) -> None:
+    if engine != "ray" and (ray_address or resume):
+        flag = "--ray-address" if ray_address else "--resume"
+        raise click.UsageError(f"{flag} needs --engine ray")
+
+
+def _scan_on_ray(
+    job: ScanJob, units: list[Unit], workers: int | None, address: str | None, resume: bool
+) -> tuple[Tally, int]:
+    """The sharded scan on Ray; says how long the cluster took to start and what was reused."""
+    from distillguard.runner.ray import RayRunner
+
+    runner = RayRunner(workers, address)
+    with progress("scanning", sum(u.size for u in units), as_bytes=True) as advance:
+        tally, reused = run_sharded(job, units, runner, advance, resume=resume)
+    console = err_console()
+    console.print(f"ray: {runner.workers} workers, started in {runner.startup_seconds:.1f}s")
+    if resume:
+        console.print(f"resumed: {reused} of {len(units)} shards were already complete")
+    return tally, runner.workers
 
 
 def _limits(config: ScanLimits, max_document: str | None, max_ratio: int | None) -> Limits:

@@ -1,6 +1,7 @@
 """Build the index from the ledger, and keep it current as new outputs arrive.
 
-A full build reads every output, fingerprints it (in worker processes), suppresses boilerplate
+A full build reads every output, fingerprints it (on a runner: inline, worker processes, Ray;
+see :mod:`distillguard.runner`), suppresses boilerplate
 (fingerprints shared by more than ``df_max`` outputs, and any background corpus) and writes one
 segment. An update fingerprints only outputs recorded since, into a new segment; when the new
 part grows past a quarter of the index, the whole index is rebuilt so suppression stays exact.
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +41,7 @@ from distillguard.index.store import (
     swap_in,
 )
 from distillguard.model import Output
+from distillguard.runner import Runner, local_runner
 
 CHUNK = 2000
 # A part is judged on its own when at least this share of its fingerprints is its output's alone.
@@ -187,32 +190,37 @@ def _number(names: list[str], name: str) -> int:
         return len(names) - 1
 
 
+def _fingerprint_work(
+    config: FingerprintConfig, work: tuple[list[str], list[str | None]]
+) -> OutputSets:
+    return _fingerprint_chunk(config, *work)
+
+
 def _collect(
     outputs: Iterable[Output],
     config: FingerprintConfig,
     collector: _Collector,
-    pool: Executor,
+    runner: Runner,
     progress: Progress,
 ) -> None:
-    pending = []
-    for chunk in _chunks(outputs):
-        base = collector.add_meta(chunk)
-        stored = _stored_sets(config, chunk)
-        if stored is not None:
-            collector.add_sets(base, stored)
-        texts = [o.text or "" for o in chunk]
-        requests = [o.request for o in chunk]
-        pending.append((base, len(chunk), pool.submit(_fingerprint_chunk, config, texts, requests)))
-        while len(pending) > 4:
-            _drain(pending.pop(0), collector, progress)
-    for item in pending:
-        _drain(item, collector, progress)
+    """Fingerprint the outputs chunk by chunk on ``runner``. Each chunk's sets are added when
+    its result comes back (kept fingerprints first), so parts are numbered the same whatever
+    runs the chunks."""
+    waiting: deque[tuple[int, int, OutputSets | None]] = deque()
 
+    def work() -> Iterator[tuple[list[str], list[str | None]]]:
+        for chunk in _chunks(outputs):
+            base = collector.add_meta(chunk)
+            waiting.append((base, len(chunk), _stored_sets(config, chunk)))
+            yield [o.text or "" for o in chunk], [o.request for o in chunk]
 
-def _drain(item: tuple, collector: _Collector, progress: Progress) -> None:  # type: ignore[type-arg]
-    base, size, future = item
-    collector.add_sets(base, future.result())
-    progress(size)
+    with runner:
+        for sets in runner.map(partial(_fingerprint_work, config), work()):
+            base, size, stored = waiting.popleft()
+            if stored is not None:
+                collector.add_sets(base, stored)
+            collector.add_sets(base, sets)
+            progress(size)
 
 
 def read_background(paths: Sequence[str]) -> list[str]:
@@ -252,12 +260,14 @@ class IndexBuilder:
         *,
         workers: int = 1,
         progress: Progress | None = None,
+        runner: Runner | None = None,
     ) -> None:
         self.ledger = ledger
         self.root = root
         self.config = config or settings_for(ledger.stored_fp_configs())
         self.workers = max(1, workers)
         self.progress: Progress = progress or (lambda n: None)
+        self.runner = runner  # None: inline for one worker, else local processes
 
     def pending(self) -> int:
         """Outputs in the ledger that the index does not hold yet (all of them if none)."""
@@ -274,8 +284,7 @@ class IndexBuilder:
         fp = Fingerprinter(self.config)
         stop = background_hashes(fp, read_background(background))
         collector = _Collector([], [])
-        with self._pool() as pool:
-            _collect(self.ledger.iter_outputs(), self.config, collector, pool, self.progress)
+        _collect(self.ledger.iter_outputs(), self.config, collector, self._runner(), self.progress)
         hashes, owners, parts = collector.pairs()
         n = len(collector.ids)
         df_max = df_limit(n)
@@ -350,9 +359,8 @@ class IndexBuilder:
     def _append(self, manifest: Manifest) -> BuildStats:
         index = Index.open(self.root)
         collector = _Collector(list(manifest.vendors), list(manifest.models))
-        with self._pool() as pool:
-            outputs = self.ledger.iter_outputs(after_seq=manifest.last_seq)
-            _collect(outputs, self.config, collector, pool, self.progress)
+        outputs = self.ledger.iter_outputs(after_seq=manifest.last_seq)
+        _collect(outputs, self.config, collector, self._runner(), self.progress)
         hashes, owners, parts = collector.pairs()
         keep = ~np.isin(hashes, index.stop)
         hashes, owners, parts = hashes[keep], owners[keep], parts[keep]
@@ -384,8 +392,8 @@ class IndexBuilder:
             manifest.last_seq = collector.last.seq
             manifest.last_id = collector.last.id
 
-    def _pool(self) -> Executor:
-        return ProcessPoolExecutor(self.workers) if self.workers > 1 else _InlineExecutor()
+    def _runner(self) -> Runner:
+        return self.runner or local_runner(self.workers)
 
 
 def _shared(hashes: np.ndarray, index: Index | None = None) -> np.ndarray:
@@ -457,12 +465,3 @@ def _extend(old: OutputTable, new: OutputTable, outputs: int) -> OutputTable:
 def _clear(path: Path) -> None:
     if path.exists():
         shutil.rmtree(path)
-
-
-class _InlineExecutor(Executor):
-    """Runs submitted work at once, in this process (one worker: no pool to pay for)."""
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        future: Future[object] = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future

@@ -10,6 +10,7 @@ inserted behind the ledger's back) is not served: the gateway treats it as unkno
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -79,30 +80,44 @@ def revoke_key(conn: Connection, key_id: str, now: datetime) -> bool:
 
 
 def spend(conn: Connection, by: str, since: datetime) -> dict[str, float]:
-    """The priced cost of the outputs since ``since``, per ``team`` or ``key_id``."""
+    """The priced cost of the outputs since ``since``, per ``team`` or ``key_id``; a cost from
+    estimated usage is left out (the gateway keeps what it charged for those itself)."""
     column = outputs.c[by]
     query = (
         select(column, func.sum(outputs.c.cost_usd))
         .where(outputs.c.created_at >= since, column.is_not(None))
+        .where(outputs.c.usage_estimated.is_(False))
         .group_by(column)
     )
     return {str(name): float(total or 0.0) for name, total in conn.execute(query)}
 
 
-def usage(conn: Connection, by: str, since: datetime | None) -> list[UsageRow]:
+def usage(
+    conn: Connection, by: str, since: datetime | None, until: datetime | None = None
+) -> list[UsageRow]:
     """Token and cost totals per ``by`` and vendor (the vendor gives the internal share), over
-    the outputs that carry usage (those the gateway recorded)."""
+    the outputs that carry usage (those the gateway recorded) created from ``since`` and before
+    ``until``; how many of them, and how many of their tokens, were estimated."""
     group, c = outputs.c[by], outputs.c
     sums = [
         func.coalesce(func.sum(c[name]), 0)
         for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
     ]
     unpriced = func.sum(case((c.cost_usd.is_(None), 1), else_=0))
+    guessed = c.usage_estimated.is_(True)
+    guessed_tokens = func.coalesce(c.input_tokens, 0) + func.coalesce(c.output_tokens, 0)
+    estimated = [
+        func.sum(case((guessed, 1), else_=0)),
+        func.sum(case((guessed, guessed_tokens), else_=0)),
+    ]
     query = select(group, c.vendor, func.count(), *sums, func.sum(c.cost_usd), unpriced)
+    query = query.add_columns(*estimated)
     has_usage = (c[name].is_not(None) for name in ("input_tokens", "output_tokens", "cost_usd"))
     query = query.where(or_(*has_usage))
     if since is not None:
         query = query.where(c.created_at >= since)
+    if until is not None:
+        query = query.where(c.created_at < until)
     query = query.group_by(group, c.vendor).order_by(group, c.vendor)
     return [
         UsageRow(
@@ -115,6 +130,35 @@ def usage(conn: Connection, by: str, since: datetime | None) -> list[UsageRow]:
             cache_write_tokens=int(row[6]),
             cost_usd=float(row[7] or 0.0),
             unpriced=int(row[8] or 0),
+            estimated=int(row[9] or 0),
+            estimated_tokens=int(row[10] or 0),
         )
         for row in conn.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class ModelSeen:
+    """A (vendor, model) pair in the ledger: its outputs, and how many of them carry usage
+    (token counts or a cost)."""
+
+    vendor: str
+    model: str
+    outputs: int
+    with_usage: int
+
+
+def models(conn: Connection) -> list[ModelSeen]:
+    """Every (vendor, model) pair the ledger holds, with its counts, in name order."""
+    c = outputs.c
+    has_usage = or_(*(c[n].is_not(None) for n in ("input_tokens", "output_tokens", "cost_usd")))
+    with_usage = func.sum(case((has_usage, 1), else_=0))
+    query = (
+        select(c.vendor, c.model, func.count(), with_usage)
+        .group_by(c.vendor, c.model)
+        .order_by(c.vendor, c.model)
+    )
+    return [
+        ModelSeen(str(vendor), str(model), int(count), int(usage or 0))
+        for vendor, model, count, usage in conn.execute(query)
     ]

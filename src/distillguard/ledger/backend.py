@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from distillguard.errors import LedgerError, MissingDependencyError
+from distillguard.errors import LedgerError, LedgerMissingError, MissingDependencyError
 
 BUSY_TIMEOUT_S = 60
 CONNECT_TIMEOUT_S = 10
@@ -57,6 +57,19 @@ def display(url: URL) -> str:
 
 def is_postgres(url: URL) -> bool:
     return url.get_backend_name() == "postgresql"
+
+
+def require_existing(url: URL) -> None:
+    """LedgerMissingError unless the SQLite file of ``url`` exists (a PostgreSQL database is
+    named by the URL, and connecting to a missing one fails by itself)."""
+    database = url.database or ""
+    if is_postgres(url) or database in ("", ":memory:") or database.startswith("file:"):
+        return
+    if not Path(database).is_file():
+        raise LedgerMissingError(
+            f"no ledger at {Path(database).resolve()}: nothing was recorded there "
+            "(record, import and serve create a ledger; commands that only read do not)"
+        )
 
 
 def create(url: URL) -> Engine:

@@ -6,8 +6,9 @@ with the :data:`FIELDS` as keys, sorted, no whitespace, UTF-8; ``created_at`` is
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. Large values enter by digest: the text through
 ``content_hash`` (its sha256, checked against the text on verify), ``request`` and
 ``fingerprints`` as the sha256 of their UTF-8 / bytes; the :data:`EXTENSION_FIELDS` only when
-set. Hashing a digest instead of 2 KB of JSON keeps recording fast and commits the same
-content. Hashes carry their algorithm (``sha256:<hex>``). A head is ``"<seq>:<chain_hash>"``.
+set (a flag only when true). Hashing a digest instead of 2 KB of JSON keeps recording fast and
+commits the same content. Hashes carry their algorithm (``sha256:<hex>``). A head is
+``"<seq>:<chain_hash>"``.
 
 A record keeps its text, or (fingerprints-only) its fingerprints and the settings that made
 them: a NULL text without those means the text was removed (:func:`text_removed`).
@@ -34,12 +35,14 @@ FIELDS = (
     "purpose", "created_at", "content_hash", "request", "source_id", "message_id",
     "fingerprints", "fp_config",
 )  # fmt: skip
-#: Fields added later (the gateway's usage): a record includes each one only when it is set,
-#: so the records written before they existed hash as they always did, and setting or clearing
-#: one afterwards still changes the hash.
+#: Fields added later (the gateway's usage, then the flags ``usage_estimated`` and
+#: ``unparsed``): a record includes each one only when it is set (not None; a flag: true), so
+#: the records written before they existed hash as they always did, and setting or clearing one
+#: afterwards still changes the hash.
 EXTENSION_FIELDS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
     "reasoning_tokens", "cost_usd", "price_version", "upstream", "key_id",
+    "usage_estimated", "unparsed",
 )  # fmt: skip
 MAX_PROBLEMS = 1000
 ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -62,7 +65,7 @@ def canonical(record: Record) -> bytes:
     doc = {name: record[name] for name in FIELDS}
     for name in EXTENSION_FIELDS:
         value = record.get(name)
-        if value is not None:
+        if value is not None and value is not False:  # a flag enters only when true
             doc[name] = value
     doc["created_at"] = iso_utc(doc["created_at"])
     if doc["request"] is not None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Double,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    false,
     inspect,
     select,
 )
@@ -158,12 +160,26 @@ def _keys_as_of_002(md: MetaData) -> Table:
     )
 
 
+def _m006_output_flags(conn: Connection) -> None:
+    """Two flags on outputs, false for every output already there: ``usage_estimated`` (the
+    token counts were estimated from the text, the vendor sent none) and ``unparsed`` (the
+    answer came in a form no parser reads; its text is the raw body)."""
+    quote = conn.dialect.identifier_preparer.quote
+    kind = Boolean().compile(dialect=conn.dialect)
+    no = false().compile(dialect=conn.dialect)
+    for name in ("usage_estimated", "unparsed"):
+        conn.exec_driver_sql(
+            f"ALTER TABLE outputs ADD COLUMN {quote(name)} {kind} NOT NULL DEFAULT {no}"
+        )
+
+
 STEPS: tuple[Step, ...] = (
     ("001_outputs", _m001_outputs),
     ("002_gateway", _m002_gateway),
     ("003_edits", _m003_edits),
     ("004_fp_config_index", _m004_fp_config_index),
     ("005_journal", _m005_journal),
+    ("006_output_flags", _m006_output_flags),
 )
 
 

@@ -18,6 +18,8 @@ STR_FIELDS = (
 INT_FIELDS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
 )  # fmt: skip
+#: True/false fields of an output (a flag), stored NOT NULL.
+FLAG_FIELDS = ("usage_estimated", "unparsed")
 #: The largest count a BIGINT column holds.
 MAX_COUNT = 2**63 - 1
 OUTPUT_FIELDS = tuple(f.name for f in dataclasses.fields(Output))
@@ -30,6 +32,8 @@ def prepare(new: NewOutput, now: datetime, *, allow_nul: bool = True) -> dict[st
     for name in INT_FIELDS:
         row[name] = _count(name, getattr(new, name))
     row["cost_usd"] = _cost(new.cost_usd)
+    for name in FLAG_FIELDS:
+        row[name] = _flag(name, getattr(new, name))
     _check_kept(new)
     key = new.idempotency_key()
     row.update(
@@ -47,6 +51,12 @@ def _count(name: str, value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise InputError(f"{name} must be an integer from 0 to 2^63-1, not {value!r}")
+    return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be true or false, not {value!r}")
     return value
 
 
@@ -124,4 +134,6 @@ def to_output(row: chain.Record) -> Output:
     values: dict[str, Any] = {name: row.get(name) for name in OUTPUT_FIELDS}
     if values["fingerprints"] is not None:
         values["fingerprints"] = bytes(values["fingerprints"])
+    for name in FLAG_FIELDS:
+        values[name] = bool(values[name])  # None only when the column was not selected
     return Output(**values)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 metadata = MetaData()
@@ -30,6 +32,9 @@ metadata = MetaData()
 TOKEN_COLUMNS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
 )  # fmt: skip
+
+#: Flags of an output: its usage was estimated; its text is a raw body no parser read.
+FLAG_COLUMNS = ("usage_estimated", "unparsed")
 
 #: ``INTEGER PRIMARY KEY`` on SQLite (the rowid), ``BIGINT`` elsewhere.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
@@ -83,6 +88,7 @@ outputs = Table(
     *(Column(name, BigInteger) for name in TOKEN_COLUMNS),
     Column("cost_usd", Double),
     *(Column(name, Text) for name in ("price_version", "upstream", "key_id")),
+    *(Column(name, Boolean, nullable=False, server_default=false()) for name in FLAG_COLUMNS),
     Index("ux_outputs_id", "id", unique=True),
     Index("ux_outputs_idempotency_key", "idempotency_key", unique=True),
     Index("ix_outputs_team_created", "team", "created_at"),

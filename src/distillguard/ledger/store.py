@@ -43,8 +43,12 @@ JOURNALED = (edits.edits, gateway_keys)
 class Ledger:
     """An append-only, hash-chained store of outputs (SQLite file or PostgreSQL)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open the ledger at ``url``; a missing SQLite file is created only with ``create``
+        (else LedgerMissingError)."""
         self._url = backend.parse_url(url)
+        if not create:
+            backend.require_existing(self._url)
         self._engine = backend.create(self._url)
         try:
             with backend.mapped_errors("connect to", self._url):
@@ -249,18 +253,27 @@ class Ledger:
             return accounts.revoke_key(conn, key_id, datetime.now(UTC))
 
     def spend(self, by: str, since: datetime) -> dict[str, float]:
-        """Priced cost of the outputs created since ``since``, per ``team`` or ``key_id``."""
+        """Priced cost of the outputs created since ``since``, per ``team`` or ``key_id`` (a
+        cost from estimated usage left out)."""
         if by not in ("team", "key_id"):
             raise ValueError(f"spend is per team or key_id, not {by!r}")
         with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
             return accounts.spend(conn, by, since)
 
-    def usage(self, by: str = "team", since: datetime | None = None) -> list[UsageRow]:
-        """Tokens and cost per group and vendor of the outputs that carry usage."""
+    def usage(
+        self, by: str = "team", since: datetime | None = None, until: datetime | None = None
+    ) -> list[UsageRow]:
+        """Tokens and cost per group and vendor of the outputs that carry usage, created from
+        ``since`` and before ``until``."""
         if by not in accounts.USAGE_GROUPS:
             raise InputError(f"usage --by must be one of {', '.join(accounts.USAGE_GROUPS)}")
         with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
-            return accounts.usage(conn, by, since)
+            return accounts.usage(conn, by, since, until)
+
+    def models(self) -> list[accounts.ModelSeen]:
+        """Every (vendor, model) pair recorded, with its output counts."""
+        with backend.mapped_errors("read", self._url), self._engine.connect() as conn:
+            return accounts.models(conn)
 
     # --- agent file edits -------------------------------------------------------------------
 

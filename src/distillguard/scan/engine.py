@@ -1,8 +1,9 @@
 """Run a scan: read documents, match them in batches, write clean/quarantine, tally results.
 
 This process reads and writes, in input order; matching (fingerprinting and probing, the
-expensive part) runs inline with one worker, or on ``workers`` processes that each open the
-memory-mapped index once. A few batches are in flight at a time, so memory stays bounded.
+expensive part) runs on a runner (:mod:`distillguard.runner`): inline with one worker, or on
+worker processes that each open the memory-mapped index once. The runner keeps a few batches in
+flight, so memory stays bounded. (``shards`` runs whole units on the workers instead: Ray.)
 
 What cannot be read is listed (``Tally.skipped``) up to ``LISTED_PER_UNIT`` entries per input;
 past that the entries of that input are counted, not kept, and one last entry says how many
@@ -15,15 +16,15 @@ import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from distillguard.errors import InputError
 from distillguard.index.store import Index
 from distillguard.model import Finding, Match
+from distillguard.runner import Runner
 from distillguard.scan.fields import by_field
 from distillguard.scan.formats import Document, Fields, Sink, Skipped, Unit, format_of
 from distillguard.scan.matcher import Matcher, MatchParams
@@ -176,26 +177,20 @@ def _batches(items: Iterator[tuple[Unit, Document | Skipped]], tally: Tally) -> 
         yield batch
 
 
-def _matched_inline(
-    job: ScanJob, batches: Iterator[Batch]
+def _matched(
+    job: ScanJob, batches: Iterator[Batch], runner: Runner
 ) -> Iterator[tuple[Batch, list[list[Match]]]]:
-    for batch in batches:
-        yield batch, match_texts(job, [doc.text for _, doc in batch])
+    """Batches with their matches, in order; only the texts go to the runner, the batches
+    (their raw records) wait here for their results."""
+    waiting: deque[Batch] = deque()
 
+    def texts() -> Iterator[list[str]]:
+        for batch in batches:
+            waiting.append(batch)
+            yield [doc.text for _, doc in batch]
 
-def _matched_parallel(
-    job: ScanJob, batches: Iterator[Batch], pool: Executor, ahead: int
-) -> Iterator[tuple[Batch, list[list[Match]]]]:
-    """Batches with their matches, in order, with up to ``ahead`` batches in flight."""
-    flight: deque[tuple[Batch, Future[list[list[Match]]]]] = deque()
-    for batch in batches:
-        flight.append((batch, pool.submit(match_texts, job, [doc.text for _, doc in batch])))
-        if len(flight) >= ahead:
-            done, future = flight.popleft()
-            yield done, future.result()
-    while flight:
-        done, future = flight.popleft()
-        yield done, future.result()
+    for found in runner.map(partial(match_texts, job), texts()):
+        yield waiting.popleft(), found
 
 
 def _record(tally: Tally, writers: _Writers, batch: Batch, found: list[list[Match]]) -> None:
@@ -224,34 +219,30 @@ def _old_objects_frozen() -> Iterator[None]:
 
 
 def run(
-    job: ScanJob, units: Sequence[Unit], workers: int, progress: Progress | None = None
+    job: ScanJob, units: Sequence[Unit], runner: Runner, progress: Progress | None = None
 ) -> Tally:
-    """Scan all units; documents, findings and outputs keep the input order."""
+    """Scan all units, matching on ``runner`` (entered here); documents, findings and outputs
+    keep the input order."""
     tally = Tally()
     writers = _Writers(job.out_dir, tally, progress)
     items = read_units(units, job.fields)
     batches = _batches(items, tally)
     with _old_objects_frozen():
-        _scan(job, batches, workers, tally, writers, units)
+        _scan(job, batches, runner, writers, units)
     return tally
 
 
 def _scan(
     job: ScanJob,
     batches: Iterator[Batch],
-    workers: int,
-    tally: Tally,
+    runner: Runner,
     writers: _Writers,
     units: Sequence[Unit],
 ) -> None:
     try:
-        if workers <= 1:
-            for batch, found in _matched_inline(job, batches):
-                _record(tally, writers, batch, found)
-        else:
-            with ProcessPoolExecutor(workers) as pool:
-                for batch, found in _matched_parallel(job, batches, pool, 2 * workers):
-                    _record(tally, writers, batch, found)
+        with runner:
+            for batch, found in _matched(job, batches, runner):
+                _record(writers.tally, writers, batch, found)
     finally:
         writers.finish(units)
 

@@ -19,7 +19,8 @@ from distillguard.scan.formats import CLEAN, QUARANTINE, os_reason
 
 REPORT = "report.json"
 MARKER = ".distillguard-scan"
-SCAN_ENTRIES = frozenset({CLEAN, QUARANTINE, REPORT, MARKER})
+SHARDS = ".distillguard-shards"  # completion markers of a sharded scan (``shards``)
+SCAN_ENTRIES = frozenset({CLEAN, QUARANTINE, REPORT, MARKER, SHARDS})
 
 
 def prepare_out_dir(out_dir: Path, *, overwrite: bool = False) -> None:

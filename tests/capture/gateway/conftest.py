@@ -59,7 +59,7 @@ class Served:
         )
         return out.stdout.strip().splitlines()[-1]
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 90.0) -> None:
         port = int(self.url.rsplit(":", 1)[1])
         command = [
             DISTILLGUARD,

@@ -239,7 +239,7 @@ def test_teams_config_is_validated_with_every_error(tmp_path: Path) -> None:
     ml = Team("ml", ("anthropic",), ("claude-*",), 50.0, 5.0, "week", unpriced="refuse")
     assert settings.teams["ml"] == ml
     assert settings.prices_path == tmp_path / "my-prices.toml"
-    assert set(settings.upstreams) == {"anthropic", "openai"}  # the defaults
+    assert set(settings.upstreams) == {"anthropic", "openai", "gemini"}  # the defaults
     path.write_text(
         '[teams.ml]\nvendors = "anthropic"\nbudget_usd = -1\nperiod = "year"\nbudgets = 3\n'
         '[teams.web]\nkey_budget_usd = true\nunpriced = "free"\n'
@@ -247,10 +247,10 @@ def test_teams_config_is_validated_with_every_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     message = str(info.value)
-    for expected in ("teams.ml: vendors must be a list of strings",
-                     "teams.ml: budget_usd = -1: must be a non-negative number",
-                     "teams.ml: period = 'year': must be one of day, week, month, total",
-                     "teams.ml: unknown key 'budgets'",
-                     "teams.web: key_budget_usd = True",
-                     "teams.web: unpriced = 'free': must be one of estimate, refuse"):  # fmt: skip
+    for expected in ("[teams.ml] vendors: must be a list of vendor names",
+                     "[teams.ml] budget_usd: -1: must be 0 or more",
+                     "[teams.ml] period: 'year': must be one of day, week, month, total",
+                     "[teams.ml] budgets: unknown key (did you mean budget_usd?)",
+                     "[teams.web] key_budget_usd: True is not a finite number",
+                     "[teams.web] unpriced: 'free': must be one of estimate, refuse"):  # fmt: skip
         assert expected in message

@@ -61,8 +61,8 @@ def test_paths_normalise_to_one_form() -> None:
     assert routes.normalise(b"/a/caf\xc3\xa9") == "/a/caf%C3%A9"
     for bad in (b"/a/%2e%2e/%2e%2e/x", b"/a/b%2Fc", b"/a/b;c", b"/a/%5c", b"/a/%zz", b"/a/%00"):
         assert isinstance(routes.normalise(bad), Refusal), bad
-    assert routes.kind(api_of("anthropic"), "/v1/messages/batches") == "refused"
-    assert routes.kind(api_of("openai"), "/v1/batches/b_1/cancel") == "refused"
+    assert routes.kind(api_of("anthropic"), "/v1/messages/batches", method="POST") == "metadata"
+    assert routes.kind(api_of("openai"), "/v1/batches/b_1/results", method="GET") == "refused"
     assert routes.kind(api_of("openai"), "/v1/embeddings") == "refused"
     assert routes.kind(api_of("openai"), "/v1/embeddings", ["/v1/embeddings"]) == "allowed"
     assert routes.kind(api_of("anthropic"), "/v1/messages/count_tokens") == "metadata"
@@ -149,18 +149,16 @@ def test_bodies_the_gateway_cannot_judge_are_refused(
     assert allowed.status == 200 and gateway.outputs(1)
 
 
-def test_batch_apis_are_refused_in_the_vendors_format(
+def test_batch_paths_off_the_list_are_refused_in_the_vendors_format(
     gateway: Served, vendor_upstream: VendorUpstream
 ) -> None:
-    params = {"model": "claude-opus-4", "max_tokens": 5, "messages": []}
-    batch = json.dumps({"requests": [{"custom_id": "a", "params": params}]}).encode()
+    """Batches are served (issue 12: bookkeeping is metadata, results are recorded); a batch
+    path that is neither is refused like any other."""
     key = gateway.keys["ada"]
-    answer = send(gateway, "POST", "/anthropic/v1/messages/batches", batch, x_api_key=key)
+    path = "/anthropic/v1/messages/batches/b_1/results/a"
+    answer = send(gateway, "GET", path, x_api_key=key)
     assert answer.status == 404 and json.loads(answer.body)["type"] == "error"
-    answer = send(gateway, "GET", "/anthropic/v1/messages/batches/b_1/results", x_api_key=key)
-    assert answer.refused == "not_found"
-    openai_batch = b'{"input_file_id": "f", "endpoint": "/v1/chat/completions"}'
-    answer = send(gateway, "POST", "/openai/v1/batches", openai_batch, x_api_key=key)
+    answer = send(gateway, "DELETE", "/openai/v1/batches/b_1", x_api_key=key)
     assert answer.refused == "not_found" and json.loads(answer.body)["error"]["code"]
     assert vendor_upstream.requests == []
 

@@ -101,7 +101,8 @@ def test_calls_of_unknown_cost_count_against_the_budget(make_gateway: MakeGatewa
         statuses = [_chat(chatty, include_usage=False).status_code for _ in range(6)]
         assert 200 in statuses and statuses[-1] == 429, statuses
         assert statuses.index(429) <= 3  # each counts its estimate (> $0.0006), never $0
-        assert all(out.cost_usd is None for out in chatty.outputs(statuses.count(200)))
+        answered = chatty.outputs(statuses.count(200))  # the ledger: estimated, and says so
+        assert all(out.usage_estimated and out.cost_usd for out in answered)
 
 
 def test_calls_of_unknown_cost_are_refused_by_policy(make_gateway: MakeGateway) -> None:

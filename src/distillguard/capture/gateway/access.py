@@ -236,8 +236,9 @@ class Admitted(Exchange):
 
 def _charge_of(exchange: Exchange, new: NewOutput, tokens: Usage, prices: PriceTable) -> float:
     """What an answer counts against its budget: its cost; at the vendor's dearest prices when
-    its model has none; its call's reservation when no usage came."""
-    if new.cost_usd is not None:
+    its model has none; its call's reservation when no usage came (a cost from estimated
+    usage is no bound: hidden reasoning tokens are not in the text it was estimated from)."""
+    if new.cost_usd is not None and not new.usage_estimated:
         return new.cost_usd
     charge = prices.charge(new.vendor, new.model, tokens)
     if charge is not None:

@@ -2,8 +2,10 @@
 
 ``/NAME/<rest>?q`` goes to ``base_url/<rest>?q`` with the client's headers, less hop-by-hop ones
 and its distillguard key, plus the vendor key from ``key_env``. The response comes back as it
-arrives: status, headers (less hop-by-hop), body bytes unaltered. A model call's answer is
-rebuilt on the way and spooled (fsync'd) before the chunk holding its last event is sent.
+arrives: status, headers (less hop-by-hop), body bytes unaltered. A model call's answer (or a
+fetched one: batch results, a stored response) is rebuilt on the way and spooled (fsync'd)
+before the chunk holding its last event is sent; an answer no parser reads is recorded raw.
+Every refusal is answered in the vendor's error format, logged and counted.
 """
 
 from __future__ import annotations
@@ -19,17 +21,17 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.gateway import admission, routes, services, signing
+from distillguard.capture.gateway import admission, routes, services, signing, websocket
 from distillguard.capture.gateway.access import Admitted
 from distillguard.capture.gateway.admission import Body
 from distillguard.capture.gateway.capture import Exchange, session_of, to_output, tool_of
 from distillguard.capture.gateway.decode import accept_encoding, decoder_for
-from distillguard.capture.gateway.keys import hash_secret, secret_of
+from distillguard.capture.gateway.keys import hash_secret, secret_of, without_key
 from distillguard.capture.gateway.metrics import Metrics
 from distillguard.capture.gateway.redact import Redactor
 from distillguard.capture.gateway.refusals import Refusal
 from distillguard.capture.gateway.upstream import AiohttpUpstream, Response, Upstream
-from distillguard.capture.wire import Parser
+from distillguard.capture.wire import Parser, Reply, batch, gemini, raw
 from distillguard.capture.wire import prices as pricing
 from distillguard.capture.wire.api import api_of
 from distillguard.config import Settings
@@ -49,7 +51,16 @@ HOP_BY_HOP = frozenset(
 )
 #: ``expect``: the gateway has the whole body before it calls the vendor (it answered the
 #: client's ``100-continue`` itself).
-DROP_REQUEST = HOP_BY_HOP | {b"host", b"content-length", b"x-api-key", b"authorization", b"expect"}
+DROP_REQUEST = HOP_BY_HOP | {
+    b"host",
+    b"content-length",
+    b"x-api-key",
+    b"x-goog-api-key",
+    b"authorization",
+    b"expect",
+}
+#: Content types of answers relayed as they come (SSE; AWS event streams: Bedrock).
+STREAMED = ("text/event-stream", "application/vnd.amazon.eventstream")
 #: After the shutdown grace, how long answers that were cut may take to be spooled.
 CAPTURE_WAIT_S = 10.0
 #: Query bytes sent escaped (they cannot go raw in a request line).
@@ -95,6 +106,8 @@ class Gateway:
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":  # the Responses API over WebSocket
+            await websocket.serve(self, scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -229,7 +242,8 @@ class Gateway:
                 refusal = Refusal(kind_, message)
                 return await self._refuse(send, upstream.api, refusal, upstream.name)
             try:
-                return await self._relay(receive, send, response, exchange, kind == "recorded")
+                recorded = kind in routes.RECORDED
+                return await self._relay(receive, send, response, exchange, recorded)
             finally:
                 await response.close()
         finally:
@@ -240,23 +254,44 @@ class Gateway:
     ) -> tuple[GatewayKey, routes.Kind] | Refusal:
         """The caller's key and the route's kind, from the headers alone; else why not (the
         refusal closes the connection: the body is never read)."""
-        key = await self._authenticate(headers)
+        key = await self._authenticate(headers, scope.get("query_string", b""))
         allowed = (*self.limits.pass_through, *upstream.pass_through)
-        kind = routes.kind(api_of(upstream.api), path, allowed)
+        method = scope["method"]
+        kind = routes.kind(api_of(upstream.api), path, allowed, method)
         if isinstance(key, Refusal):
             refusal: Refusal | None = key
         elif kind == "refused":
-            refusal = routes.refusal(api_of(upstream.api), scope["method"], path)
+            refusal = routes.refusal(api_of(upstream.api), method, path, upstream.name)
         else:
-            refusal = admission.content_length(headers, self.limits.max_body_bytes)
+            refusal = self._unjudged(key, upstream, method, path) or admission.content_length(
+                headers, self.limits.max_body_bytes
+            )
         if refusal is not None:
             return dataclasses.replace(refusal, close=True)
         assert isinstance(key, GatewayKey)
         return key, kind
 
-    async def _authenticate(self, headers: dict[bytes, bytes]) -> GatewayKey | Refusal:
+    def _unjudged(
+        self, key: GatewayKey, upstream: UpstreamConfig, method: str, path: str
+    ) -> Refusal | None:
+        """Why ``key`` may not start model calls whose models the gateway cannot see (a batch),
+        if its team may use only some models."""
         assert self.services is not None
-        secret = secret_of(headers)
+        team = self.services.access.teams.get(key.team)
+        if team is None or team.models is None:
+            return None
+        if not api_of(upstream.api).is_unjudged(path.rstrip("/"), method):
+            return None
+        return Refusal("permission", f"team {team.name} may use only some models "
+                       f"({', '.join(team.models) or 'none'}), and the gateway cannot see which "
+                       f"models {method} {path} would call (a batch names them in its "
+                       "requests): make those calls one by one")  # fmt: skip
+
+    async def _authenticate(
+        self, headers: dict[bytes, bytes], query: bytes
+    ) -> GatewayKey | Refusal:
+        assert self.services is not None
+        secret = secret_of(headers, query)
         keys = self.services.access.keys
         if secret and not keys.known(hash_secret(secret)):  # created since the last refresh?
             await asyncio.to_thread(keys.fetch, hash_secret(secret))
@@ -273,7 +308,7 @@ class Gateway:
         raw = await admission.read_body(receive, limits.max_body_bytes, limits.body_timeout_s)
         if isinstance(raw, Refusal):
             return raw
-        return await admission.judge(raw, headers, kind == "recorded", path_model)
+        return await admission.judge(raw, headers, kind == "recorded", path_model)  # a model call
 
     def _admit(
         self,
@@ -301,12 +336,11 @@ class Gateway:
     async def _relay(
         self, receive: Receive, send: Send, response: Response, exchange: Exchange, model: bool
     ) -> int:
-        """Send the answer on as it comes, rebuilding a model call's; a model call's answer
-        the gateway cannot read is refused (it would go unrecorded)."""
-        reader = _reader(exchange, response)
-        if isinstance(reader, Refusal) or (model and reader is None and _ok(response)):
-            refusal = reader if isinstance(reader, Refusal) else _unreadable(response)
-            return await self._refuse(send, exchange.upstream.api, refusal, exchange.upstream.name)
+        """Send the answer on as it comes, rebuilding a recorded one (``model``); one whose
+        encoding the gateway cannot undo is refused (it would go unrecorded)."""
+        reader = _reader(exchange, response) if model else None
+        if isinstance(reader, Refusal):
+            return await self._refuse(send, exchange.upstream.api, reader, exchange.upstream.name)
         headers = [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         self._relaying += 1
@@ -352,13 +386,16 @@ class Gateway:
         self, send: Send, response: Response, exchange: Exchange, reader: _Reader | None
     ) -> bytes | None:
         """Forward the body; a streamed answer is spooled before its final event goes out, a
-        JSON body's last chunk is held back (returned) until it is."""
+        JSON body's last chunk is held back (returned) until it is; a batch's lines are spooled
+        before the chunk after the one they end in goes out (the last one held back too)."""
         held: bytes | None = None
         async for chunk in response.body():
             if reader is None:
                 await _chunk(send, chunk)
                 continue
             final = reader.feed(chunk)
+            if isinstance(reader.parser, batch.Lines):
+                await self._spool_lines(exchange, reader)
             if reader.streamed:
                 if final:
                     await self._settle(exchange, reader)
@@ -375,20 +412,46 @@ class Gateway:
         if reader is None:
             return
         if reader.capture is None:
-            reader.capture = asyncio.ensure_future(self._capture(exchange, reader.parser))
+            capture = self._capture(exchange, reader.parser, reader.lines)
+            reader.capture = asyncio.ensure_future(capture)
         await asyncio.shield(reader.capture)
 
-    async def _capture(self, exchange: Exchange, parser: Parser) -> None:
-        """Spool the answer (fsync'd) before its last event goes out."""
+    async def _spool_lines(self, exchange: Exchange, reader: _Reader) -> None:
+        """Spool the batch lines read so far; shielded, like :meth:`_settle`."""
+        assert isinstance(reader.parser, batch.Lines)
+        items = reader.parser.take()
+        if items:
+            reader.lines = asyncio.ensure_future(self._record_all(exchange, items))
+            await asyncio.shield(reader.lines)
+
+    async def _capture(
+        self, exchange: Exchange, parser: Parser, lines: asyncio.Future[None] | None = None
+    ) -> None:
+        """Spool the answer (fsync'd) before its last event goes out; a batch's last lines
+        once ``lines`` (those being spooled when the answer ended) are."""
+        if not isinstance(parser, batch.Lines):
+            await self._record(exchange, parser.reply())
+            return
+        if lines is not None:
+            await lines
+        await self._record_all(exchange, parser.take(final=True))
+
+    async def _record_all(self, exchange: Exchange, items: list[batch.Item]) -> None:
+        for item in items:
+            await self._record(exchange, item.reply, item.source_id)
+
+    async def _record(self, exchange: Exchange, reply: Reply, source_id: str | None = None) -> None:
+        """Spool one output of an answer and count it."""
         assert self.services is not None
-        reply = parser.reply()
-        new = to_output(exchange, reply, self.prices)
+        new = to_output(exchange, reply, self.prices, source_id)
         if new is None:
             return
         self.services.access.charge(exchange, new, reply.tokens, self.prices)
         await self.services.spool.append(new)
         name = exchange.upstream.name
         self.metrics.outputs.labels(name).inc()
+        if new.unparsed:
+            self.metrics.unparsed.labels(name).inc()
         for kind in ("input", "output", "cache_read", "cache_write"):
             count = getattr(reply.tokens, kind)
             if count:
@@ -400,13 +463,16 @@ class Gateway:
         log.info(
             "captured",
             extra={"output": new.idempotency_key(), "actor": new.actor, "model": new.model,
-                   "tool": new.tool, "complete": reply.complete, "cost_usd": new.cost_usd},
+                   "tool": new.tool, "complete": reply.complete, "cost_usd": new.cost_usd,
+                   "source_id": new.source_id, "unparsed": new.unparsed},
         )  # fmt: skip
 
     async def _refuse(self, send: Send, api: str, refusal: Refusal, upstream: str) -> int:
+        """Answer in the vendor's error format, with a log line and a metric."""
         self.metrics.refusals.labels(refusal.kind).inc()
-        log.info("refused", extra={"upstream": upstream, "kind": refusal.kind,
-                                   "reason": refusal.message})  # fmt: skip
+        what = {"upstream": upstream, "kind": refusal.kind, "status": refusal.status,
+                "reason": refusal.message}  # fmt: skip
+        log.warning("refused", extra=what)
         status, headers, body = refusal.render(api_of(api))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -420,6 +486,7 @@ class _Reader:
         self.parser, self._decode, self.streamed = parser, decode, streamed
         self.broken = False
         self.capture: asyncio.Future[None] | None = None
+        self.lines: asyncio.Future[None] | None = None  # a batch's lines being spooled
 
     def feed(self, chunk: bytes) -> bool:
         if self.broken:
@@ -437,19 +504,24 @@ def _ok(response: Response) -> bool:
 
 
 def _reader(exchange: Exchange, response: Response) -> _Reader | Refusal | None:
-    """The reader of a model call's successful answer; a refusal when its encoding cannot be
-    read; None for any other answer."""
+    """The reader of a recorded path's successful answer (raw when no parser reads its
+    content type, or its JSON is not JSON); a refusal when its encoding cannot be undone;
+    None for an error answer (the vendor's, forwarded as it is)."""
     if not _ok(response):
         return None
     headers = {k.lower(): v.decode("latin-1") for k, v in response.headers}
     content_type = headers.get(b"content-type", "").lower()
-    parser = api_of(exchange.upstream.api).parser(exchange.path.rstrip("/"), content_type)
-    if parser is None:
-        return None
     decode = decoder_for(headers.get(b"content-encoding", ""))
     if decode is None:
         return _unreadable(response)
-    return _Reader(parser, decode, content_type.startswith("text/event-stream"))
+    parser = api_of(exchange.upstream.api).parser(exchange.path.rstrip("/"), content_type)
+    # Gemini's default stream is a JSON array sent element by element: read as it passes
+    streamed = content_type.startswith(STREAMED) or isinstance(parser, gemini.ArrayStream)
+    if parser is None:
+        parser = raw.Raw()
+    elif not streamed and not isinstance(parser, batch.Lines):
+        parser = raw.OrRaw(parser)
+    return _Reader(parser, decode, streamed and not isinstance(parser, batch.Lines))
 
 
 def _unreadable(response: Response) -> Refusal:
@@ -500,7 +572,9 @@ def _request_headers(
 
 
 def _query(raw: bytes) -> str:
-    """``?query`` as the client sent it (bytes a request line cannot carry raw are escaped)."""
+    """``?query`` as the client sent it, less any ``key`` parameter (a client's key is never
+    forwarded; bytes a request line cannot carry raw are escaped)."""
+    raw = without_key(raw)
     if not raw:
         return ""
     return "?" + "".join(chr(b) if b in _QUERY_RAW else f"%{b:02X}" for b in raw)

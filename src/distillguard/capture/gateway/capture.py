@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from distillguard.capture.wire import Reply
+from distillguard.capture.wire import Reply, estimate
 from distillguard.capture.wire.api import api_of
 from distillguard.capture.wire.prices import PriceTable
 from distillguard.config import Upstream
@@ -20,12 +20,14 @@ SESSION_HEADERS = (b"x-claude-code-session-id", b"session-id", b"session_id", b"
 
 
 def tool_of(user_agent: str) -> str:
-    """``claude-code``, ``codex`` or ``sdk``, from the User-Agent."""
+    """``claude-code``, ``codex``, ``gemini-cli`` or ``sdk``, from the User-Agent."""
     agent = user_agent.lower()
     if agent.startswith("claude-cli/") or "claude-code" in agent:
         return "claude-code"
     if agent.startswith("codex") or "codex_" in agent:
         return "codex"
+    if agent.startswith("geminicli"):  # GeminiCLI/0.61.0/<model> (...), GeminiCLI-tui/...
+        return "gemini-cli"
     return "sdk"
 
 
@@ -62,14 +64,17 @@ class Exchange:
     body: Mapping[str, Any] | None
 
 
-def to_output(exchange: Exchange, reply: Reply, prices: PriceTable) -> NewOutput | None:
-    """The output to record, or None when the answer holds nothing at all."""
+def to_output(
+    exchange: Exchange, reply: Reply, prices: PriceTable, source_id: str | None = None
+) -> NewOutput | None:
+    """The output to record, or None when the answer holds nothing at all. ``source_id``:
+    where in a fetched answer it came from (a batch's line)."""
     text = reply.text
     if not text and not reply.message_id:
         return None
     vendor = exchange.upstream.vendor
     model = reply.model or exchange.model or "unknown"
-    tokens = reply.tokens
+    tokens = estimate.usage_of(reply, exchange.body)
     cost = prices.cost(vendor, model, tokens)
     asked = api_of(exchange.upstream.api).request_text(exchange.path, exchange.body or {})
     request = asked + reply.quoted
@@ -82,6 +87,7 @@ def to_output(exchange: Exchange, reply: Reply, prices: PriceTable) -> NewOutput
         team=exchange.key.team,
         session=exchange.session,
         request="\n\n".join(r for r in request if r) or None,
+        source_id=source_id,
         message_id=reply.message_id,
         created_at=datetime.now(UTC),
         **tokens.columns(),
@@ -89,4 +95,6 @@ def to_output(exchange: Exchange, reply: Reply, prices: PriceTable) -> NewOutput
         price_version=prices.version if cost is not None else None,
         upstream=exchange.upstream.name,
         key_id=exchange.key.id,
+        unparsed=reply.unparsed,
+        usage_estimated=tokens.estimated,
     )

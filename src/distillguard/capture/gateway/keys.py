@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import parse_qsl, unquote_plus
 
 from distillguard.errors import ConfigError
 from distillguard.model import GatewayKey
 
 PREFIX = "dg-"
+#: The query parameter that carries a key (Google's APIs): read, then never forwarded.
+QUERY_KEY = "key"
 
 
 def hash_secret(secret: str) -> str:
@@ -45,11 +48,34 @@ def new_key(
     return key, secret
 
 
-def secret_of(headers: dict[bytes, bytes]) -> str | None:
-    """The key a client sent: ``x-api-key``, else ``Authorization: Bearer``."""
-    value = headers.get(b"x-api-key")
-    if value:
-        return value.decode("latin-1").strip()
+def secret_of(headers: dict[bytes, bytes], query: bytes = b"") -> str | None:
+    """The key a client sent: ``x-api-key``, ``x-goog-api-key``, ``Authorization: Bearer``,
+    else the ``key`` query parameter (Google's clients may send it there)."""
+    for name in (b"x-api-key", b"x-goog-api-key"):
+        value = headers.get(name, b"").decode("latin-1").strip()
+        if value:
+            return value
     auth = headers.get(b"authorization", b"").decode("latin-1").strip()
     scheme, _, token = auth.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return query_key(query)
+
+
+def query_key(query: bytes) -> str | None:
+    """The value of the first non-empty ``key`` parameter of a query string."""
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name == QUERY_KEY and value.strip():
+            return value.strip()
+    return None
+
+
+def without_key(query: bytes) -> bytes:
+    """``query`` less every ``key`` parameter, the rest byte for byte as it came."""
+    kept = [item for item in query.split(b"&") if not _is_key(item)]
+    return b"&".join(kept)
+
+
+def _is_key(item: bytes) -> bool:
+    name = item.partition(b"=")[0]
+    return unquote_plus(name.decode("latin-1")) == QUERY_KEY

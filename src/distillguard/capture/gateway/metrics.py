@@ -16,8 +16,10 @@ class Metrics:
             registry=r,
         )  # fmt: skip
         self.refusals = Counter(
-            "distillguard_refusals", "Requests refused by the gateway", ["reason"], registry=r
-        )
+            "distillguard_refusals", "Requests refused by the gateway, by reason (not_found: an "
+            "endpoint it does not serve; each refusal also logs its upstream and why)",
+            ["reason"], registry=r,
+        )  # fmt: skip
         self.latency = Histogram(
             "distillguard_request_seconds", "Time from request to the last byte sent",
             ["upstream"], buckets=LATENCY_BUCKETS, registry=r,
@@ -25,6 +27,10 @@ class Metrics:
         self.outputs = Counter(
             "distillguard_outputs", "Outputs captured and spooled", ["upstream"], registry=r
         )
+        self.unparsed = Counter(
+            "distillguard_unparsed_outputs", "Outputs recorded raw: no parser read their answer",
+            ["upstream"], registry=r,
+        )  # fmt: skip
         self.tokens = Counter(
             "distillguard_tokens", "Tokens by upstream and kind", ["upstream", "kind"], registry=r
         )

@@ -9,9 +9,11 @@ when it climbs above the root, or holds what servers read in different ways: an 
 ``\\`` or ``%``, a raw ``\\``, a ``;`` (path parameters, which some servers drop), control bytes
 or a broken escape.
 
-Every path an upstream serves is *recorded* (a model call: its answer is parsed and spooled),
-*metadata* (an explicit list of endpoints whose answers hold no model text), *allowed* by the
-config (``[gateway] pass_through``), or *refused*.
+Every request an upstream serves is *recorded* (a model call: its answer is parsed and
+spooled), *fetched* (an answer made earlier: batch results, a stored response; recorded the same
+way), *metadata* (an explicit list of endpoints whose answers hold no model text), *allowed* by
+the config (``[gateway] pass_through``, ``[upstreams.NAME] pass_through``), or *refused*. Each
+wire format lists its endpoints by method and path (:class:`~distillguard.capture.wire.api.Api`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import Literal
 from distillguard.capture.gateway.refusals import Refusal
 from distillguard.capture.wire.api import Api
 
-Kind = Literal["recorded", "metadata", "allowed", "refused"]
+Kind = Literal["recorded", "fetched", "metadata", "allowed", "refused"]
+#: The kinds whose answers are parsed and spooled.
+RECORDED: frozenset[Kind] = frozenset({"recorded", "fetched"})
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _RAW_OK = _UNRESERVED | frozenset(b"!$&'()*+,=:@")
@@ -97,14 +101,15 @@ def split(path: str) -> Route:
     return Route(name, "/" + rest)
 
 
-def kind(api: Api, rest: str, allowed: Sequence[str] = ()) -> Kind:
-    """What the gateway does with ``rest`` (a normalised path) of an upstream of ``api``."""
+def kind(api: Api, rest: str, allowed: Sequence[str] = (), method: str | None = None) -> Kind:
+    """What the gateway does with ``method rest`` (a normalised path) of an upstream of ``api``
+    (any method matches when ``method`` is None)."""
     path = rest.rstrip("/") or "/"
-    if "batches" in path.split("/"):  # answers fetched later, models nested: never judged
-        return "refused"
-    if api.is_recorded(path):
+    if api.is_recorded(path, method):
         return "recorded"
-    if api.is_metadata(path):
+    if api.is_fetched(path, method):
+        return "fetched"
+    if api.is_metadata(path, method):
         return "metadata"
     return "allowed" if _matches(path, allowed) else "refused"
 
@@ -113,13 +118,11 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
 
 
-def refusal(api: Api, method: str, rest: str) -> Refusal:
-    """Why ``rest`` is not served."""
+def refusal(api: Api, method: str, rest: str, upstream: str = "NAME") -> Refusal:
+    """Why ``method rest`` is not served, and how an operator would allow it."""
     path = rest.rstrip("/") or "/"
-    if "batches" in path.split("/"):
-        return Refusal("not_found", f"{method} {rest}: batch APIs are not served through the "
-                       "gateway (their answers come back where it cannot record them)")  # fmt: skip
-    served = ", ".join([*api.recorded, *api.metadata])
-    return Refusal("not_found", f"{method} {rest} is not served through the gateway: it records "
-                   f"model calls and serves metadata ({served}); pass_through allows "
-                   "other paths")  # fmt: skip
+    return Refusal("not_found", f"{method} {path} is not served through the gateway: it records "
+                   "model calls and serves an explicit list of metadata endpoints, and this is "
+                   "neither. If its answers hold no model text, an operator can allow it: "
+                   f'[upstreams.{upstream}] pass_through = ["{path}"] (or [gateway] '
+                   "pass_through for every upstream)")  # fmt: skip

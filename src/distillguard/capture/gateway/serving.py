@@ -8,6 +8,10 @@ within ``[gateway] header_timeout_s`` of the connection or of the request's firs
 body's own deadline is the app's (:func:`.admission.read_body`). On SIGTERM, answers still
 streaming run on for ``[gateway] shutdown_grace_s``; then uvicorn cancels them, and the app
 spools what each had received (see ``Gateway.shutdown``).
+
+WebSockets (the Responses API's WebSocket mode, :mod:`.websocket`) run on the ``websockets``
+library's sans-I/O implementation, ``permessage-deflate`` on (Codex offers it), a client frame
+held to ``[gateway] max_body_mb`` like a request body.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ def config(app: Any, limits: GatewayLimits, host: str, port: int) -> uvicorn.Con
     return uvicorn.Config(
         app, host=host, port=port, lifespan="on", access_log=False, log_config=None,
         http=protocol(limits.header_timeout_s), loop="auto", timeout_keep_alive=75,
+        ws="websockets-sansio", ws_max_size=limits.max_body_bytes, ws_per_message_deflate=True,
         backlog=4096, timeout_graceful_shutdown=max(1, math.ceil(limits.shutdown_grace_s)),
         server_header=False, date_header=False,  # the vendor's own headers pass through
     )  # fmt: skip

@@ -300,10 +300,12 @@ class Spend:
 
     def add(self, new: NewOutput, charge: float | None = None, hold: Hold = NO_HOLD) -> None:
         """Count a spooled output until it is written, in place of its call's ``hold``: its
-        cost, else ``charge`` (an estimate, kept after the write: the ledger has no cost)."""
-        usd = new.cost_usd if new.cost_usd is not None else charge
+        cost, else ``charge`` (an estimate, kept after the write: the ledger has no cost, or
+        only one from estimated usage, which ``Ledger.spend`` leaves out)."""
+        known = new.cost_usd is not None and not new.usage_estimated
+        usd = new.cost_usd if known else charge
         team = self._teams.get(new.team or "")
-        kind = SPOOLED if new.cost_usd is not None else ESTIMATED
+        kind = SPOOLED if known else ESTIMATED
         at = (new.created_at or datetime.now(UTC)).timestamp()
         with self._lock:
             events = []

@@ -42,9 +42,17 @@ log = logging.getLogger("distillguard.gateway")
 Done = Callable[[BaseException | None], None]
 
 
+#: The record's flags: written only when true, so a record without them reads as before.
+FLAGS = ("usage_estimated", "unparsed")
+
+
 def encode(new: NewOutput) -> bytes:
-    """One spool line for ``new``."""
-    fields = {name: value for name in FIELDS if (value := getattr(new, name)) is not None}
+    """One spool line for ``new``: its fields that are set (not None; a flag: true)."""
+    fields = {
+        name: value
+        for name in FIELDS
+        if (value := getattr(new, name)) is not None and value is not False
+    }
     if "fingerprints" in fields:
         fields["fingerprints"] = bytes(fields["fingerprints"]).hex()
     body = orjson.dumps(fields)
@@ -69,6 +77,8 @@ def _record(fields: Any) -> NewOutput:
     """The NewOutput of a decoded line; TypeError or ValueError when it is not one."""
     if not isinstance(fields, dict) or not set(fields) <= set(FIELDS):
         raise TypeError("not a spooled record")
+    if any(not isinstance(fields.get(name, False), bool) for name in FLAGS):
+        raise TypeError("a flag of the record is not true or false")
     if "created_at" in fields:
         fields["created_at"] = datetime.fromisoformat(fields["created_at"])
     if "fingerprints" in fields:

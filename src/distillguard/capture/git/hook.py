@@ -98,7 +98,7 @@ def attribute(revs: Sequence[str]) -> int:
 
     git = Git()
     settings = load_settings()
-    with Ledger(settings.db_url) as ledger:
+    with Ledger(settings.db_url, create=False) as ledger:  # a commit never creates a ledger
         attributor = open_attributor(git, settings, ledger)
         done = attribute_commits(attributor, [git.resolve(r) for r in revs])
     for att in done:

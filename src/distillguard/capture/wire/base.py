@@ -28,7 +28,8 @@ STRING_FIELDS = frozenset({"message_id", "model"})
 
 @dataclass
 class Reply:
-    """An answer rebuilt from the wire: what the model added, what it quoted, its usage."""
+    """An answer rebuilt from the wire: what the model added, what it quoted, its usage.
+    ``unparsed``: no parser read it; its one part is the raw body (:mod:`.raw`)."""
 
     message_id: str | None = None
     model: str | None = None
@@ -38,6 +39,7 @@ class Reply:
     tokens: Usage = field(default_factory=Usage)
     complete: bool = False
     malformed: int = 0
+    unparsed: bool = False
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in STRING_FIELDS and not (isinstance(value, str) and value):

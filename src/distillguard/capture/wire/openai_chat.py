@@ -33,7 +33,7 @@ class _Call:
 
 
 @dataclass
-class _Choice:
+class Choice:
     content: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
     calls: dict[int, _Call] = field(default_factory=dict)
@@ -42,7 +42,7 @@ class _Choice:
 class Stream(EventStream):
     def __init__(self) -> None:
         super().__init__()
-        self._choices: dict[int, _Choice] = {}
+        self._choices: dict[int, Choice] = {}
 
     def reply(self) -> Reply:
         self._flush()
@@ -73,7 +73,7 @@ class Stream(EventStream):
         return False
 
     def _delta(self, choice: dict[str, Any]) -> None:
-        state = self._choices.setdefault(as_int(choice.get("index")) or 0, _Choice())
+        state = self._choices.setdefault(as_int(choice.get("index")) or 0, Choice())
         delta = as_dict(choice.get("delta"))
         if isinstance(delta.get("content"), str):
             state.content.append(delta["content"])

@@ -1,9 +1,11 @@
 """The price table (versioned TOML, package data or a file of the user's) and costs.
 
 ``[VENDOR."MODEL"]`` tables give USD per million tokens: ``input``, ``output``, ``cache_read``,
-``cache_write`` and ``cache_write_1h`` (missing cache prices: the input price). A model with a
-date suffix or ``-latest`` uses its base name's prices; ``[VENDOR."*"]`` prices every other
-model of a vendor (for an internal model billed by the hour: zeros). Unknown: no cost (None).
+``cache_write`` and ``cache_write_1h`` (missing cache prices: the input price), and optionally
+``source``: where the prices come from and when they were read (the packaged table has one for
+every model). A model with a date suffix or ``-latest`` uses its base name's prices;
+``[VENDOR."*"]`` prices every other model of a vendor (for an internal model billed by the hour:
+zeros). Unknown: no cost (None); :func:`unpriced` lists the models of a ledger that have none.
 
 Budgets need more than the recorded cost. Before a call is sent, :meth:`PriceTable.estimate`
 bounds what it may cost (reserved at admission); after it, :meth:`PriceTable.charge` is what it
@@ -15,19 +17,31 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distillguard.errors import ConfigError
 from distillguard.model import Usage
 
+if TYPE_CHECKING:
+    from distillguard.ledger.accounts import ModelSeen
+
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 _SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
+#: How the clouds spell a vendor's model: Vertex ``claude-sonnet-4-5@20250929``, Bedrock
+#: ``us.anthropic.claude-sonnet-4-5-20250929-v1:0`` (a cross-region prefix, the vendor, a version).
+_CLOUD_AT = re.compile(r"@[\w.-]+$")
+_CLOUD_PREFIX = re.compile(r"^(?:(?:us|eu|apac|au|jp|us-gov|global)\.)?[a-z0-9-]+\.(?=claude-)")
+_CLOUD_VERSION = re.compile(r"-v\d+(?::\d+)?$")
 #: The request fields that cap a call's output (thinking and reasoning included), per wire format.
 OUTPUT_CAPS = ("max_tokens", "max_output_tokens", "max_completion_tokens")
+#: Gemini's cap: ``generationConfig.maxOutputTokens`` (thinking included).
+GEMINI_CONFIG, GEMINI_CAP = "generationConfig", "maxOutputTokens"
+#: A model table's fields besides its prices.
+NOTE_FIELDS = ("source",)
 #: The output assumed for a call that sets no cap, or a larger one: the most any model gives.
 MAX_OUTPUT = 128_000
 
@@ -41,6 +55,7 @@ class Price:
     cache_read: float
     cache_write: float
     cache_write_1h: float
+    source: str | None = field(default=None, compare=False)
 
     def cost(self, tokens: Usage) -> float:
         hour = min(tokens.cache_write_1h or 0, tokens.cache_write or 0)
@@ -61,8 +76,7 @@ class PriceTable:
 
     def price(self, vendor: str, model: str) -> Price | None:
         models = self.prices.get(vendor, {})
-        base = _SUFFIX.sub("", model)
-        return models.get(model) or models.get(base) or models.get("*")
+        return models.get(model) or models.get(base_name(model)) or models.get("*")
 
     def cost(self, vendor: str, model: str, tokens: Usage) -> float | None:
         """The cost of an answer, or None when the model has no price or no usage came."""
@@ -115,13 +129,30 @@ class Estimate:
     unknown: str | None = None
 
 
+def base_name(model: str) -> str:
+    """A model's name without a date suffix or ``-latest`` (the name it is priced under), and
+    without the clouds' spelling (Vertex ``@date``; Bedrock's region prefix, vendor and
+    ``-v1:0``), so a model bought through a cloud is priced as the vendor's own."""
+    model = _CLOUD_AT.sub("", model)
+    model = _CLOUD_VERSION.sub("", _CLOUD_PREFIX.sub("", model))
+    return _SUFFIX.sub("", model)
+
+
 def output_cap(body: Mapping[str, Any]) -> int:
-    """The output tokens a request allows, at most :data:`MAX_OUTPUT`."""
-    for name in OUTPUT_CAPS:
-        value = body.get(name)
+    """The output tokens a request allows, at most :data:`MAX_OUTPUT`: its ``max_tokens``
+    (Anthropic, Chat Completions), ``max_output_tokens`` (Responses), ``max_completion_tokens``
+    (Chat Completions) or ``generationConfig.maxOutputTokens`` (Gemini)."""
+    config = body.get(GEMINI_CONFIG)
+    gemini = config.get(GEMINI_CAP) if isinstance(config, Mapping) else None
+    for value in (*(body.get(name) for name in OUTPUT_CAPS), gemini):
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return min(value, MAX_OUTPUT)
     return MAX_OUTPUT
+
+
+def unpriced(table: PriceTable, seen: Iterable[ModelSeen]) -> list[ModelSeen]:
+    """The (vendor, model) pairs of ``seen`` that ``table`` has no price for."""
+    return [pair for pair in seen if table.price(pair.vendor, pair.model) is None]
 
 
 def unreported_usage(path: str, body: Mapping[str, Any]) -> str | None:
@@ -171,9 +202,12 @@ def parse(data: Mapping[str, Any], where: str) -> PriceTable:
 def _price(spec: Any, where: str) -> Price:
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where} must be a table of prices")
-    unknown = set(spec) - set(PRICE_FIELDS)
+    unknown = set(spec) - set(PRICE_FIELDS) - set(NOTE_FIELDS)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    source = spec.get("source")
+    if source is not None and (not isinstance(source, str) or not source.strip()):
+        raise ConfigError(f"{where} source must be a non-empty string (where the prices come from)")
     values: dict[str, float] = {}
     for name in ("input", "output"):
         values[name] = _number(spec.get(name), f"{where} {name}")
@@ -182,7 +216,7 @@ def _price(spec: Any, where: str) -> Price:
     values["cache_write_1h"] = _number(
         spec.get("cache_write_1h", values["cache_write"]), f"{where} cache_write_1h"
     )
-    return Price(**values)
+    return Price(**values, source=source)
 
 
 def _number(value: Any, where: str) -> float:

@@ -1,10 +1,11 @@
 """What a tool call adds, and what it quotes.
 
 The added content is what the agent will put on disk or run: Claude Code ``Write.content``,
-``Edit.new_string``, ``MultiEdit`` edits' ``new_string``, ``NotebookEdit.new_source``, the ``+``
-lines of a Codex ``apply_patch``; for any other tool, the string values of its input. The quoted
-content (``Edit.old_string``, a patch's context and ``-`` lines) is the user's own text: it goes
-into the output's ``request``, never attributed to the vendor.
+``Edit.new_string`` (Gemini CLI's ``write_file`` and ``replace`` alike, when they carry those
+arguments), ``MultiEdit`` edits' ``new_string``, ``NotebookEdit.new_source``, the ``+`` lines
+of a Codex ``apply_patch``; for any other tool, the string values of its input. The quoted
+content (``Edit.old_string``, a patch's context and ``-`` lines) is the user's own text: it
+goes into the output's ``request``, never attributed to the vendor.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ def contribution(name: str, arguments: Any) -> tuple[list[str], list[str]]:
 
 
 def _from_input(name: str, args: dict[str, Any]) -> tuple[list[str], list[str]]:
-    if name == "Write":
+    if name == "Write" or (name == "write_file" and "content" in args):
         return _strings(args.get("content")), []
-    if name == "Edit":
+    if name == "Edit" or (name == "replace" and "new_string" in args):
         return _strings(args.get("new_string")), _strings(args.get("old_string"))
     if name == "MultiEdit":
         edits = [e for e in args.get("edits") or [] if isinstance(e, dict)]
