@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from distillguard.config import default_db_url
+from distillguard.ledger import Ledger
+
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="peak RSS as Linux reports it")
 
 MiB = 1 << 20
@@ -46,6 +49,7 @@ def scan(tmp_path: Path, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
     output and peak RSS, and its report."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISTILLGUARD_")}
     env["DISTILLGUARD_HOME"] = str(tmp_path / "home")
+    Ledger(default_db_url(tmp_path / "home")).close()  # a scan reads a ledger, never makes one
     command = [*distillguard(), "scan", *args, "--out", "out", "--workers", "1"]
     done = subprocess.run(
         [sys.executable, "-c", WRAPPER, *command],

@@ -154,4 +154,4 @@ def test_gateway_limits_are_configured_and_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(config, env={})
     for key in ("max_body_mb", "body_timeout_s", "pass_through"):
-        assert f"gateway.{key}" in str(info.value)
+        assert f"[gateway] {key}:" in str(info.value)
