@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distillguard.capture.wire import anthropic, vertex
+from distillguard.capture.wire import anthropic, gemini, vertex
 from distillguard.capture.wire.api import APIS, ERROR_KINDS
 
 BASE = "/v1/projects/proj-1/locations/us-east5/publishers/anthropic/models"
@@ -43,4 +43,4 @@ def test_parsers_by_content_type() -> None:
 def test_refusals_are_in_googles_error_format(kind: str) -> None:
     error = APIS["vertex"].error(kind, 403, "why")
     assert error.body == {"error": {"code": 403, "message": "why",
-                                    "status": vertex.STATUSES[kind]}}  # fmt: skip
+                                    "status": gemini.STATUSES[kind]}}  # fmt: skip

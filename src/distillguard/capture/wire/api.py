@@ -228,14 +228,6 @@ OPENAI = Api(
 
 # --- Google Gemini ---------------------------------------------------------------------------
 
-#: kind -> Google's ``status`` (the canonical gRPC code name) for the gateway's refusals.
-_GEMINI_STATUS = {
-    "authentication": "UNAUTHENTICATED", "permission": "PERMISSION_DENIED",
-    "not_found": "NOT_FOUND", "budget": "RESOURCE_EXHAUSTED", "bad_request": "INVALID_ARGUMENT",
-    "too_large": "INVALID_ARGUMENT", "slow_client": "DEADLINE_EXCEEDED",
-    "upstream": "UNAVAILABLE", "timeout": "DEADLINE_EXCEEDED", "config": "INTERNAL",
-}  # fmt: skip
-
 #: The calls that answer with model text (any method: nothing else is served at these paths).
 _GEMINI_CALLS = (
     "/{version}/models/{model}:generateContent", "/{version}/models/{model}:streamGenerateContent",
@@ -260,8 +252,7 @@ def _gemini_parser(path: str, content_type: str) -> Parser | None:
 
 
 def gemini_error(kind: str, status: int, message: str) -> ErrorBody:
-    return ErrorBody({"error": {"code": status, "message": message,
-                                "status": _GEMINI_STATUS[kind]}})  # fmt: skip
+    return ErrorBody(gemini.error(kind, status, message))
 
 
 GEMINI = Api(
@@ -283,7 +274,7 @@ VERTEX = Api(
     metadata=vertex.METADATA,
     parser=vertex.parser,
     request_text=lambda _path, body: anthropic.request_text(dict(body)),
-    error=lambda kind, status, message: ErrorBody(vertex.error(kind, status, message)),
+    error=lambda kind, status, message: ErrorBody(gemini.error(kind, status, message)),
     key_header=None,
     path_model=vertex.path_model,
 )

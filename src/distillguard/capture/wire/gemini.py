@@ -32,6 +32,21 @@ from distillguard.capture.wire.base import (
 )
 from distillguard.model import Usage
 
+#: kind -> Google's ``status`` (the canonical gRPC code name) of a gateway refusal: Google's
+#: error format, shared by Gemini and Vertex.
+STATUSES = {
+    "authentication": "UNAUTHENTICATED", "permission": "PERMISSION_DENIED",
+    "not_found": "NOT_FOUND", "budget": "RESOURCE_EXHAUSTED", "bad_request": "INVALID_ARGUMENT",
+    "too_large": "INVALID_ARGUMENT", "slow_client": "DEADLINE_EXCEEDED",
+    "upstream": "UNAVAILABLE", "timeout": "DEADLINE_EXCEEDED", "config": "INTERNAL",
+}  # fmt: skip
+
+
+def error(kind: str, status: int, message: str) -> dict[str, Any]:
+    """Google's error body for a gateway refusal of ``kind``."""
+    return {"error": {"code": status, "message": message, "status": STATUSES[kind]}}
+
+
 #: ``/{version}/models/{model}:{method}`` (also ``tunedModels``).
 _MODEL_PATH = re.compile(r"^/[^/]+/(?:models|tunedModels)/(?P<model>[^/:]+):[A-Za-z]+$")
 

@@ -11,7 +11,6 @@ tokens (a body with ``model``, no model text in the answer). Errors are Google's
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import unquote
 
 from distillguard.capture.wire import anthropic
@@ -22,13 +21,6 @@ _MODELS = "POST /v1/projects/{project}/locations/{region}/publishers/anthropic/m
 RECORDED = (_MODELS + "claude-{model}:rawPredict", _MODELS + "claude-{model}:streamRawPredict")
 METADATA = (_MODELS + "count-tokens:rawPredict",)
 _MODEL = re.compile(r"/publishers/anthropic/models/([^/:]+):(?:stream)?[rR]awPredict$")
-#: kind -> Google's canonical status name
-STATUSES = {
-    "authentication": "UNAUTHENTICATED", "permission": "PERMISSION_DENIED",
-    "not_found": "NOT_FOUND", "budget": "RESOURCE_EXHAUSTED", "bad_request": "INVALID_ARGUMENT",
-    "too_large": "INVALID_ARGUMENT", "slow_client": "DEADLINE_EXCEEDED",
-    "upstream": "UNAVAILABLE", "timeout": "DEADLINE_EXCEEDED", "config": "INTERNAL",
-}  # fmt: skip
 
 
 def path_model(path: str) -> str | None:
@@ -44,8 +36,3 @@ def parser(path: str, content_type: str) -> Parser | None:
     if content_type.startswith("text/event-stream"):
         return anthropic.Stream()
     return JsonBody(anthropic.from_body) if content_type.startswith("application/json") else None
-
-
-def error(kind: str, status: int, message: str) -> dict[str, Any]:
-    """Google's error body for a gateway refusal of ``kind``."""
-    return {"error": {"code": status, "message": message, "status": STATUSES[kind]}}
